@@ -1,0 +1,220 @@
+//! `facecheck eval lfw`: the LFW verification protocols.
+
+use crate::metrics::{self, Trial};
+use facecheck::{Embedding, Engine, Error, FaceChoice};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// One pair of an LFW pairs file: two image keys `(name, number)` and the ground truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pair {
+    /// First image.
+    pub a: (String, u32),
+    /// Second image.
+    pub b: (String, u32),
+    /// Same person.
+    pub same: bool,
+}
+
+/// A parsed pairs file: its pairs, in folds (one fold for the View 1 files).
+#[derive(Debug)]
+pub struct PairsFile {
+    /// Pairs by fold.
+    pub folds: Vec<Vec<Pair>>,
+}
+
+/// Parses `pairsDevTrain.txt`/`pairsDevTest.txt` (first line `N`: N same then N different pairs) or the 10-fold
+/// `pairs.txt` (first line `10 300`: each fold 300 same then 300 different).
+pub fn parse_pairs(text: &str) -> Result<PairsFile, String> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<usize> = lines
+        .next()
+        .ok_or("empty pairs file")?
+        .split_whitespace()
+        .map(|t| t.parse().map_err(|_| format!("bad header number `{t}`")))
+        .collect::<Result<_, _>>()?;
+    let (folds, per_class) = match header[..] {
+        [n] => (1, n),
+        [f, n] => (f, n),
+        _ => return Err("the first line must be `N` or `FOLDS N`".into()),
+    };
+    let mut result = Vec::with_capacity(folds);
+    for fold in 0..folds {
+        let mut pairs = Vec::with_capacity(2 * per_class);
+        for i in 0..2 * per_class {
+            let line = lines.next().ok_or_else(|| format!("fold {fold}: expected {} pairs, found {i}", 2 * per_class))?;
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let num = |s: &str| s.parse::<u32>().map_err(|_| format!("bad image number in `{line}`"));
+            let pair = match f[..] {
+                [name, i, j] => Pair { a: (name.into(), num(i)?), b: (name.into(), num(j)?), same: true },
+                [n1, i, n2, j] => Pair { a: (n1.into(), num(i)?), b: (n2.into(), num(j)?), same: false },
+                _ => return Err(format!("bad pair line `{line}`")),
+            };
+            if pair.same != (i < per_class) {
+                return Err(format!("fold {fold}: pair {i} is not where its kind belongs: `{line}`"));
+            }
+            pairs.push(pair);
+        }
+        result.push(pairs);
+    }
+    if lines.next().is_some() {
+        return Err("more lines than the header announces".into());
+    }
+    Ok(PairsFile { folds: result })
+}
+
+/// What embedding every image of the pairs produced, and how long each took.
+pub struct Embedded {
+    embeddings: BTreeMap<(String, u32), Option<Embedding>>,
+    /// Milliseconds per image (decode, detect, align, embed).
+    pub ms: Vec<f64>,
+    /// Images where no face was found.
+    pub no_face: Vec<String>,
+}
+
+fn image_path(images: &Path, (name, n): &(String, u32)) -> PathBuf {
+    images.join(name).join(format!("{name}_{n:04}.jpg"))
+}
+
+/// Embeds every image the pairs name (each once), with a progress bar on stderr.
+pub fn embed_all(engine: &Engine, images: &Path, pairs: &[&Pair]) -> Result<Embedded, String> {
+    let mut keys: Vec<(String, u32)> = pairs.iter().flat_map(|p| [p.a.clone(), p.b.clone()]).collect();
+    keys.sort();
+    keys.dedup();
+    let bar = ProgressBar::new(keys.len() as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} images, {eta} left").expect("valid template"),
+    );
+    bar.set_message("embedding");
+    let mut out = Embedded { embeddings: BTreeMap::new(), ms: Vec::new(), no_face: Vec::new() };
+    for key in keys {
+        let path = image_path(images, &key);
+        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let start = Instant::now();
+        let result = engine.embed_image(&bytes, FaceChoice::Central);
+        out.ms.push(start.elapsed().as_secs_f64() * 1000.0);
+        let embedding = match result {
+            Ok(e) => Some(e),
+            Err(Error::NoFace) => {
+                out.no_face.push(path.display().to_string());
+                None
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        out.embeddings.insert(key, embedding);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+impl Embedded {
+    /// The pairs as trials scored by negated distance. A pair with a face-less image scores -infinity: it is
+    /// decided "different", which counts against accuracy for same-person pairs.
+    pub fn trials(&self, pairs: &[Pair]) -> Vec<Trial> {
+        pairs
+            .iter()
+            .map(|p| {
+                let score = match (&self.embeddings[&p.a], &self.embeddings[&p.b]) {
+                    (Some(a), Some(b)) => -f64::from(a.distance(b)),
+                    _ => f64::NEG_INFINITY,
+                };
+                Trial { score, genuine: p.same }
+            })
+            .collect()
+    }
+}
+
+/// The evaluation's results (the `--json` object).
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    /// Mean accuracy on the test pairs (over folds for the 10-fold protocol).
+    pub accuracy: f64,
+    /// Standard deviation of the per-fold accuracy (0 for View 1).
+    pub accuracy_std: f64,
+    /// Area under the ROC of all test pairs.
+    pub auc: f64,
+    /// True accept rate at a false accept rate of 1e-3, on all test pairs.
+    #[serde(rename = "tar_at_far_1e-3")]
+    pub tar_at_far_1e3: f64,
+    /// Distance threshold(s) used: one per fold.
+    pub thresholds: Vec<f64>,
+    /// Images with no face found (their pairs are decided "different").
+    pub no_face: usize,
+    /// Mean milliseconds per image.
+    pub ms_per_image_mean: f64,
+    /// Median milliseconds per image.
+    pub ms_per_image_median: f64,
+    /// Test pairs evaluated.
+    pub pairs: usize,
+}
+
+/// Runs the protocol: with `train`, thresholds from the train pairs and accuracy on `test`; otherwise `test` must be
+/// the 10-fold file, each fold scored with the threshold chosen on the other nine.
+pub fn evaluate(engine: &Engine, images: &Path, test: &PairsFile, train: Option<&PairsFile>) -> Result<(Report, Vec<Trial>), String> {
+    let all_test: Vec<Pair> = test.folds.concat();
+    let mut needed: Vec<&Pair> = all_test.iter().collect();
+    if let Some(train) = train {
+        needed.extend(train.folds.iter().flatten());
+    } else if test.folds.len() < 2 {
+        return Err("a single-fold pairs file needs --train-pairs to choose the threshold".into());
+    }
+    let embedded = embed_all(engine, images, &needed)?;
+    let (mut accuracies, mut thresholds) = (Vec::new(), Vec::new());
+    match train {
+        Some(train) => {
+            let threshold = metrics::best_accuracy_threshold(&embedded.trials(&train.folds.concat()));
+            accuracies.push(metrics::accuracy(&embedded.trials(&all_test), threshold));
+            thresholds.push(-threshold);
+        }
+        None => {
+            for (k, fold) in test.folds.iter().enumerate() {
+                let others: Vec<Pair> = test.folds.iter().enumerate().filter(|(j, _)| *j != k).flat_map(|(_, f)| f.clone()).collect();
+                let threshold = metrics::best_accuracy_threshold(&embedded.trials(&others));
+                accuracies.push(metrics::accuracy(&embedded.trials(fold), threshold));
+                thresholds.push(-threshold);
+            }
+        }
+    }
+    let trials = embedded.trials(&all_test);
+    let (accuracy, accuracy_std) = metrics::mean_std(&accuracies);
+    let report = Report {
+        accuracy,
+        accuracy_std,
+        auc: metrics::auc(&trials),
+        tar_at_far_1e3: metrics::tar_at_far(&trials, 1e-3),
+        thresholds,
+        no_face: embedded.no_face.len(),
+        ms_per_image_mean: metrics::mean_std(&embedded.ms).0,
+        ms_per_image_median: metrics::median(&embedded.ms),
+        pairs: all_test.len(),
+    };
+    for path in &embedded.no_face {
+        eprintln!("no face found: {path} (its pairs are decided \"different\")");
+    }
+    Ok((report, trials))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_view1_and_ten_fold_files() {
+        let view1 = parse_pairs("1\nA 1 2\nA 1 B 3\n").expect("parses");
+        assert_eq!(view1.folds.len(), 1);
+        assert_eq!(view1.folds[0][1], Pair { a: ("A".into(), 1), b: ("B".into(), 3), same: false });
+        let folds = parse_pairs("2 1\nA 1 2\nA 1 B 3\nC 1 2\nC 1 D 1\n").expect("parses");
+        assert_eq!(folds.folds.len(), 2);
+    }
+
+    #[test]
+    fn rejects_malformed_files() {
+        assert!(parse_pairs("").is_err());
+        assert!(parse_pairs("1\nA 1 2\n").is_err(), "missing pair");
+        assert!(parse_pairs("1\nA 1 B 2\nA 1 2\n").is_err(), "kinds out of order");
+        assert!(parse_pairs("1\nA x 2\nA 1 B 2\n").is_err(), "bad number");
+        assert!(parse_pairs("1\nA 1 2\nA 1 B 2\nextra 1 2\n").is_err(), "trailing pairs");
+    }
+}

@@ -1,0 +1,126 @@
+//! Verification metrics over scored pairs: best-accuracy threshold, ROC, AUC, rates at fixed error rates.
+//!
+//! Scores are "higher means more alike": callers pass the negated distance for faces, the liveness probability
+//! for presentation-attack detection.
+
+/// A scored trial and whether it is a genuine one (same person, or a live face).
+#[derive(Debug, Clone, Copy)]
+pub struct Trial {
+    /// Higher is more alike / more live.
+    pub score: f64,
+    /// Ground truth.
+    pub genuine: bool,
+}
+
+/// Fraction of trials decided correctly by "genuine when score >= threshold".
+pub fn accuracy(trials: &[Trial], threshold: f64) -> f64 {
+    let right = trials.iter().filter(|t| (t.score >= threshold) == t.genuine).count();
+    right as f64 / trials.len().max(1) as f64
+}
+
+/// The threshold with the best accuracy on `trials`: the midpoint between consecutive distinct scores.
+pub fn best_accuracy_threshold(trials: &[Trial]) -> f64 {
+    let mut scores: Vec<f64> = trials.iter().map(|t| t.score).filter(|s| s.is_finite()).collect();
+    scores.sort_by(f64::total_cmp);
+    scores.dedup();
+    let mut candidates = vec![f64::NEG_INFINITY];
+    candidates.extend(scores.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+    candidates.push(f64::INFINITY);
+    // Ties go to the first (lowest) threshold: deterministic.
+    candidates.into_iter().fold((f64::NEG_INFINITY, -1.0), |best, t| {
+        let a = accuracy(trials, t);
+        if a > best.1 {
+            (t, a)
+        } else {
+            best
+        }
+    }).0
+}
+
+/// `(false accept rate, true accept rate)` points of the ROC, from the strictest threshold to the loosest.
+pub fn roc(trials: &[Trial]) -> Vec<(f64, f64)> {
+    let mut sorted = trials.to_vec();
+    sorted.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let positives = sorted.iter().filter(|t| t.genuine).count().max(1) as f64;
+    let negatives = sorted.iter().filter(|t| !t.genuine).count().max(1) as f64;
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut points = vec![(0.0, 0.0)];
+    for (i, t) in sorted.iter().enumerate() {
+        if t.genuine {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        let tie_follows = sorted.get(i + 1).is_some_and(|n| n.score == t.score);
+        if !tie_follows {
+            points.push((fp / negatives, tp / positives));
+        }
+    }
+    points
+}
+
+/// Area under the ROC curve (trapezoids; ties count half).
+pub fn auc(trials: &[Trial]) -> f64 {
+    roc(trials).windows(2).map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0).sum()
+}
+
+/// True accept rate at the loosest threshold whose false accept rate is at most `far`.
+pub fn tar_at_far(trials: &[Trial], far: f64) -> f64 {
+    roc(trials).iter().filter(|(f, _)| *f <= far + 1e-12).map(|(_, t)| *t).fold(0.0, f64::max)
+}
+
+/// False accept rate at the strictest threshold whose true accept rate is at least `tar`.
+pub fn far_at_tar(trials: &[Trial], tar: f64) -> f64 {
+    roc(trials).iter().filter(|(_, t)| *t >= tar - 1e-12).map(|(f, _)| *f).fold(1.0, f64::min)
+}
+
+/// Mean and population standard deviation.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// Median (of a copy); 0 for an empty list.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trials(genuine: &[f64], impostor: &[f64]) -> Vec<Trial> {
+        let g = genuine.iter().map(|&score| Trial { score, genuine: true });
+        g.chain(impostor.iter().map(|&score| Trial { score, genuine: false })).collect()
+    }
+
+    #[test]
+    fn separable_scores_give_perfect_metrics() {
+        let t = trials(&[0.9, 0.8, 0.7], &[0.3, 0.2, 0.1]);
+        assert_eq!(auc(&t), 1.0);
+        let th = best_accuracy_threshold(&t);
+        assert!(th > 0.3 && th < 0.7);
+        assert_eq!(accuracy(&t, th), 1.0);
+        assert_eq!(tar_at_far(&t, 0.0), 1.0);
+    }
+
+    #[test]
+    fn interleaved_scores_give_known_metrics() {
+        // Genuine 0.9, 0.5; impostor 0.7, 0.1: one of four genuine/impostor orderings is wrong.
+        let t = trials(&[0.9, 0.5], &[0.7, 0.1]);
+        assert!((auc(&t) - 0.75).abs() < 1e-12);
+        assert_eq!(tar_at_far(&t, 0.0), 0.5);
+        assert_eq!(far_at_tar(&t, 1.0), 0.5);
+        assert_eq!(accuracy(&t, 0.8), 0.75);
+        assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 1.0));
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+    }
+}

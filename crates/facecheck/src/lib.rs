@@ -1,0 +1,30 @@
+//! Facecheck core: on-device face verification with no network.
+//!
+//! The flow (`scripts/PIPELINE.md` states each step exactly):
+//! [`decode_image`] (EXIF orientation, bounded memory) → [`Detector`] (YuNet-n: boxes and five landmarks) →
+//! [`align_face`] (least-squares similarity onto the embedder's template) → [`Embedder`] (dlib ResNet-29, int8
+//! weights, test-time flip) → [`Engine::compare`] against the threshold of the compiled-in [`Manifest`].
+//!
+//! Models are loaded from bytes or a folder, checked against the sha256 digests the manifest pins, optimised once
+//! and reused. Nothing here opens a socket, and nothing biometric is logged or shown in error texts.
+#![forbid(unsafe_code)]
+
+pub mod align;
+pub mod decode;
+pub mod detect;
+pub mod embed;
+pub mod engine;
+mod error;
+pub mod model;
+pub mod resample;
+
+pub use align::align_face;
+pub use decode::decode_image;
+pub use detect::{BoundingBox, Detector, Face, FaceChoice};
+pub use embed::{Embedder, Embedding};
+pub use engine::{Comparison, Engine, ModelBytes};
+pub use error::{Error, Result};
+pub use model::Manifest;
+
+#[cfg(test)]
+mod golden_tests;
