@@ -1,0 +1,298 @@
+//! Verification of check-in attestations and erasure receipts.
+
+use serde_json::Value;
+
+use crate::claims::{self, Claims, Outcome};
+use crate::jws::{self, HeaderError, Malformed, ATTESTATION_TYPE};
+use crate::key_id::KeyId;
+use crate::registry::Registry;
+
+/// A reasonable freshness window: five minutes either side of the verifier's clock.
+pub const DEFAULT_SKEW_SECS: u64 = 300;
+
+/// The header parameters an attestation must have, and the only ones it may have.
+const HEADER_PARAMETERS: [&str; 3] = ["alg", "typ", "kid"];
+
+/// What the verifier expects of one attestation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expectations<'a> {
+    /// The verifier's fleet id: the `aud` claim and the device's registered fleet must equal it.
+    pub fleet: &'a str,
+    /// The challenge the server issued for this check-in; `nonce` must equal it exactly.
+    /// An empty expected nonce matches nothing.
+    pub nonce: &'a str,
+    /// The verifier's current time in unix seconds.
+    pub now_unix: u64,
+    /// How far `iat` may be from `now_unix`, in seconds, in either direction: the token is
+    /// accepted when `now_unix - skew_secs <= iat <= now_unix + skew_secs`.
+    pub skew_secs: u64,
+}
+
+/// An attestation whose signature, key, driver, audience, nonce, freshness and counter have
+/// all been checked. Only [`verify_attestation`] (and [`CounterState::verify_and_record`])
+/// make one; code outside this crate cannot construct it.
+///
+/// [`CounterState::verify_and_record`]: crate::CounterState::verify_and_record
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAttestation {
+    key_id: KeyId,
+    claims: Claims,
+}
+
+impl VerifiedAttestation {
+    /// The device key that signed it (also the `iss` claim and the header `kid`).
+    pub fn key_id(&self) -> &KeyId {
+        &self.key_id
+    }
+
+    /// The verified claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The verified claims, by value.
+    pub fn into_claims(self) -> Claims {
+        self.claims
+    }
+
+    /// The driver id (`sub`), equal to the driver the key is registered for.
+    pub fn driver(&self) -> &str {
+        &self.claims.driver
+    }
+
+    /// The fleet (`aud`), equal to the expected fleet.
+    pub fn fleet(&self) -> &str {
+        &self.claims.fleet
+    }
+
+    /// The block or shift id (`blk`).
+    pub fn block(&self) -> &str {
+        &self.claims.block
+    }
+
+    /// The decision (`res`).
+    pub fn outcome(&self) -> Outcome {
+        self.claims.outcome
+    }
+
+    /// The device counter (`ctr`).
+    pub fn counter(&self) -> u64 {
+        self.claims.counter
+    }
+
+    /// When the device signed (`iat`, unix seconds).
+    pub fn issued_at(&self) -> u64 {
+        self.claims.issued_at
+    }
+
+    /// Whether this is an erasure receipt (`res` is `erased`) rather than a check-in.
+    pub fn is_erasure_receipt(&self) -> bool {
+        self.claims.is_erasure_receipt()
+    }
+}
+
+/// Why an attestation was rejected: one variant per check. Messages carry at most the key id,
+/// never claims or other token content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The token could not be decoded: segments, base64url, JSON, header parameters, missing or
+    /// unexpected claims, wrong claim types.
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+    /// `alg` is absent or anything but `EdDSA` (`none`, `HS256`, `RS256`, `ES256`, ...).
+    /// Checked before the header is otherwise read and before any key is looked up.
+    #[error("unsupported signature algorithm: only EdDSA is accepted")]
+    UnsupportedAlgorithm,
+    /// The header `typ` is not `fc-attestation+jwt`: for instance a registration statement.
+    #[error("not a check-in attestation (wrong token type)")]
+    WrongTokenType,
+    /// No device with this key id is registered.
+    #[error("unknown device key {kid}")]
+    UnknownKey {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// The device's key has been revoked.
+    #[error("device key {kid} is revoked")]
+    RevokedKey {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// The signature does not verify under the registered public key.
+    #[error("bad signature for device key {kid}")]
+    BadSignature {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// The `iss` claim is not the header `kid`.
+    #[error("issuer claim does not match header key id {kid}")]
+    IssuerMismatch {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// The `sub` claim is not the driver the key is registered for.
+    #[error("driver does not match the registration of device key {kid}")]
+    DriverMismatch {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// The `aud` claim is not the expected fleet.
+    #[error("audience is not the expected fleet (device key {kid})")]
+    AudienceMismatch {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// The device is registered with a different fleet than the expected one.
+    #[error("device key {kid} is registered with another fleet")]
+    DeviceNotInFleet {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// The `nonce` claim is not the expected challenge.
+    #[error("nonce does not match the challenge (device key {kid})")]
+    NonceMismatch {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// `iat` is older than the skew window allows.
+    #[error("attestation is stale (device key {kid})")]
+    Stale {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// `iat` is further in the future than the skew window allows.
+    #[error("attestation is issued in the future (device key {kid})")]
+    IssuedInFuture {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// `ctr` is not greater than the last counter seen for the device: a replay, or a device
+    /// whose counter went backwards.
+    #[error("counter did not increase: replay suspected (device key {kid})")]
+    CounterNotIncreasing {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+}
+
+impl VerifyError {
+    /// The key id the failing token named, for the variants that know it (everything from the
+    /// key lookup on). Safe to log: it is public and its form was checked.
+    pub fn key_id(&self) -> Option<&KeyId> {
+        match self {
+            VerifyError::Malformed(_)
+            | VerifyError::UnsupportedAlgorithm
+            | VerifyError::WrongTokenType => None,
+            VerifyError::UnknownKey { kid }
+            | VerifyError::RevokedKey { kid }
+            | VerifyError::BadSignature { kid }
+            | VerifyError::IssuerMismatch { kid }
+            | VerifyError::DriverMismatch { kid }
+            | VerifyError::AudienceMismatch { kid }
+            | VerifyError::DeviceNotInFleet { kid }
+            | VerifyError::NonceMismatch { kid }
+            | VerifyError::Stale { kid }
+            | VerifyError::IssuedInFuture { kid }
+            | VerifyError::CounterNotIncreasing { kid } => Some(kid),
+        }
+    }
+}
+
+impl From<HeaderError> for VerifyError {
+    fn from(e: HeaderError) -> VerifyError {
+        match e {
+            HeaderError::Malformed(m) => VerifyError::Malformed(m),
+            HeaderError::UnsupportedAlgorithm => VerifyError::UnsupportedAlgorithm,
+            HeaderError::WrongType => VerifyError::WrongTokenType,
+        }
+    }
+}
+
+/// Verifies a check-in attestation or erasure receipt.
+///
+/// `token` is the compact JWS (as `&str`, `String` or bytes). `last_counter` is the highest
+/// counter already accepted from this device (`None` if none was); the token's `ctr` must be
+/// greater. This function does not remember anything: use
+/// [`CounterState::verify_and_record`](crate::CounterState::verify_and_record) to keep the
+/// counters, or record [`VerifiedAttestation::counter`] yourself.
+///
+/// Checks run in this order, and the first failure is returned: token size and segments;
+/// header base64 and JSON; `alg`; `typ`; header parameters (exactly `alg`, `typ`, `kid`);
+/// `kid` form; payload and signature encoding; key lookup; revocation; signature; claims
+/// (exactly the 13 claims, each well typed); `iss`; `sub`; `aud`; the device's fleet; `nonce`;
+/// `iat`; `ctr`.
+pub fn verify_attestation(
+    token: impl AsRef<[u8]>,
+    registry: &Registry,
+    expected: &Expectations<'_>,
+    last_counter: Option<u64>,
+) -> Result<VerifiedAttestation, VerifyError> {
+    let unverified = jws::parse(token.as_ref(), ATTESTATION_TYPE, &HEADER_PARAMETERS)?;
+    let kid = header_key_id(&unverified.header)?;
+
+    let device = registry
+        .lookup(&kid)
+        .ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
+    if device.is_revoked() {
+        return Err(VerifyError::RevokedKey { kid });
+    }
+    if !unverified.signature_is_valid(device.public_key()) {
+        return Err(VerifyError::BadSignature { kid });
+    }
+
+    let (iss, claims) = claims::parse_payload(&unverified.payload)?;
+    if iss != kid.as_str() {
+        return Err(VerifyError::IssuerMismatch { kid });
+    }
+    if claims.driver != device.driver() {
+        return Err(VerifyError::DriverMismatch { kid });
+    }
+    if claims.fleet != expected.fleet {
+        return Err(VerifyError::AudienceMismatch { kid });
+    }
+    if device.fleet() != expected.fleet {
+        return Err(VerifyError::DeviceNotInFleet { kid });
+    }
+    if expected.nonce.is_empty() || claims.nonce != expected.nonce {
+        return Err(VerifyError::NonceMismatch { kid });
+    }
+    match check_freshness(claims.issued_at, expected.now_unix, expected.skew_secs) {
+        Freshness::Fresh => {}
+        Freshness::Stale => return Err(VerifyError::Stale { kid }),
+        Freshness::Future => return Err(VerifyError::IssuedInFuture { kid }),
+    }
+    if last_counter.is_some_and(|last| claims.counter <= last) {
+        return Err(VerifyError::CounterNotIncreasing { kid });
+    }
+    Ok(VerifiedAttestation {
+        key_id: kid,
+        claims,
+    })
+}
+
+/// Reads and checks the form of the header `kid`.
+pub(crate) fn header_key_id(header: &serde_json::Map<String, Value>) -> Result<KeyId, Malformed> {
+    header
+        .get("kid")
+        .and_then(Value::as_str)
+        .and_then(|kid| KeyId::parse(kid).ok())
+        .ok_or(Malformed::InvalidHeaderParameter("kid"))
+}
+
+/// Where `iat` lies relative to the window around `now`.
+pub(crate) enum Freshness {
+    Fresh,
+    Stale,
+    Future,
+}
+
+/// Classifies `iat` against `[now - skew, now + skew]`, saturating at the ends of `u64`.
+pub(crate) fn check_freshness(iat: u64, now: u64, skew: u64) -> Freshness {
+    if iat < now.saturating_sub(skew) {
+        Freshness::Stale
+    } else if iat > now.saturating_add(skew) {
+        Freshness::Future
+    } else {
+        Freshness::Fresh
+    }
+}
