@@ -13,9 +13,8 @@ use crate::key_id::KeyId;
 /// All are required and no other claim is accepted.
 ///
 /// [`DeviceKey::sign`]: crate::DeviceKey::sign
-pub const ATTESTATION_CLAIMS: [&str; 13] = [
-    "iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "att", "mdl", "pol", "ver",
-];
+pub const ATTESTATION_CLAIMS: [&str; 13] =
+    ["iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "att", "mdl", "pol", "ver"];
 
 /// What a check-in decided, the `res` claim. Carries no score and nothing image-derived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -194,11 +193,8 @@ struct WirePayload<'a> {
 
 /// Serializes the payload of an attestation signed by `issuer`.
 pub(crate) fn to_payload(issuer: &KeyId, claims: &Claims) -> Vec<u8> {
-    serde_json::to_vec(&WirePayload {
-        iss: issuer,
-        claims,
-    })
-    .expect("claims hold only strings, integers and booleans, which always serialize")
+    serde_json::to_vec(&WirePayload { iss: issuer, claims })
+        .expect("claims hold only strings, integers and booleans, which always serialize")
 }
 
 /// Parses an attestation payload strictly: a JSON object with unique names, exactly the
@@ -210,8 +206,8 @@ pub(crate) fn parse_payload(payload: &[u8]) -> Result<(String, Claims), Malforme
         Some(Value::String(iss)) => iss,
         _ => return Err(Malformed::InvalidClaim("iss")),
     };
-    let claims = serde_json::from_value::<Claims>(Value::Object(map))
-        .map_err(|_| Malformed::Json(crate::jws::Part::Payload))?;
+    let claims =
+        serde_json::from_value::<Claims>(Value::Object(map)).map_err(|_| Malformed::Json(crate::jws::Part::Payload))?;
     Ok((iss, claims))
 }
 
@@ -242,9 +238,7 @@ fn claim_is_valid(name: &str, value: &Value) -> bool {
         "att" => value.as_u64().is_some_and(|n| u32::try_from(n).is_ok()),
         "live" => value.is_boolean(),
         "res" => value.as_str().and_then(Outcome::parse).is_some(),
-        "mdl" => value
-            .as_str()
-            .is_some_and(|s| ManifestDigest::from_hex(s).is_ok()),
+        "mdl" => value.as_str().is_some_and(|s| ManifestDigest::from_hex(s).is_ok()),
         _ => false,
     }
 }

@@ -46,10 +46,7 @@ impl CounterState {
 
     /// Loads the state from its JSON bytes (UTF-8).
     pub fn from_json_bytes(bytes: &[u8]) -> Result<CounterState, CounterStateError> {
-        let map = json::parse_object(bytes).map_err(|e| CounterStateError::Json {
-            line: e.line,
-            column: e.column,
-        })?;
+        let map = json::parse_object(bytes).map_err(|e| CounterStateError::Json { line: e.line, column: e.column })?;
         let entry_error = CounterStateError::Json { line: 0, column: 0 };
         let mut last = BTreeMap::new();
         for (kid, counter) in map {
@@ -62,8 +59,7 @@ impl CounterState {
 
     /// The state as pretty-printed JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&self.last)
-            .expect("a map of strings to integers always serializes")
+        serde_json::to_string_pretty(&self.last).expect("a map of strings to integers always serializes")
     }
 
     /// [`to_json`](Self::to_json) as bytes.
@@ -98,9 +94,7 @@ impl CounterState {
     pub fn record(&mut self, verified: &VerifiedAttestation) -> Result<(), VerifyError> {
         let counter = verified.counter();
         match self.last.get(verified.key_id()) {
-            Some(&last) if counter <= last => Err(VerifyError::CounterNotIncreasing {
-                kid: verified.key_id().clone(),
-            }),
+            Some(&last) if counter <= last => Err(VerifyError::CounterNotIncreasing { kid: verified.key_id().clone() }),
             _ => {
                 self.last.insert(verified.key_id().clone(), counter);
                 Ok(())

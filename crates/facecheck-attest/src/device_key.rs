@@ -80,12 +80,9 @@ impl DeviceKey {
     /// The header is `{"alg":"EdDSA","typ":"fc-attestation+jwt","kid":<key id>}`; the payload
     /// is `iss` (this key's id) followed by the claims.
     pub fn sign(&self, claims: &Claims) -> String {
-        let header = serde_json::to_vec(&AttestationHeader {
-            alg: ALGORITHM,
-            typ: ATTESTATION_TYPE,
-            kid: &self.key_id,
-        })
-        .expect("a header of three strings always serializes");
+        let header =
+            serde_json::to_vec(&AttestationHeader { alg: ALGORITHM, typ: ATTESTATION_TYPE, kid: &self.key_id })
+                .expect("a header of three strings always serializes");
         let payload = claims::to_payload(&self.key_id, claims);
         jws::sign_compact(&self.pair, &header, &payload)
     }
@@ -100,17 +97,12 @@ impl DeviceKey {
 
 impl fmt::Debug for DeviceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeviceKey")
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
+        f.debug_struct("DeviceKey").field("key_id", &self.key_id).finish_non_exhaustive()
     }
 }
 
 fn public_key_of(pair: &Ed25519KeyPair) -> [u8; 32] {
-    pair.public_key()
-        .as_ref()
-        .try_into()
-        .expect("an Ed25519 public key is always 32 bytes")
+    pair.public_key().as_ref().try_into().expect("an Ed25519 public key is always 32 bytes")
 }
 
 #[cfg(test)]
@@ -130,22 +122,13 @@ mod tests {
     #[test]
     fn rejects_garbage_and_truncated_pkcs8() {
         let (_, pkcs8) = DeviceKey::generate(&SystemRandom::new()).expect("generates");
-        assert_eq!(
-            DeviceKey::from_pkcs8(&pkcs8[..pkcs8.len() - 1]).unwrap_err(),
-            KeyError::InvalidPkcs8
-        );
-        assert_eq!(
-            DeviceKey::from_pkcs8(b"not a key").unwrap_err(),
-            KeyError::InvalidPkcs8
-        );
+        assert_eq!(DeviceKey::from_pkcs8(&pkcs8[..pkcs8.len() - 1]).unwrap_err(), KeyError::InvalidPkcs8);
+        assert_eq!(DeviceKey::from_pkcs8(b"not a key").unwrap_err(), KeyError::InvalidPkcs8);
         // A v2 document whose embedded public key was altered is refused.
         let mut tampered = pkcs8.to_vec();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        assert_eq!(
-            DeviceKey::from_pkcs8(&tampered).unwrap_err(),
-            KeyError::InvalidPkcs8
-        );
+        assert_eq!(DeviceKey::from_pkcs8(&tampered).unwrap_err(), KeyError::InvalidPkcs8);
     }
 
     #[test]

@@ -24,10 +24,7 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError
     match serde_json::from_slice::<StrictValue>(bytes) {
         Ok(StrictValue(Value::Object(map))) => Ok(map),
         Ok(_) => Err(JsonError { line: 1, column: 1 }),
-        Err(e) => Err(JsonError {
-            line: e.line(),
-            column: e.column(),
-        }),
+        Err(e) => Err(JsonError { line: e.line(), column: e.column() }),
     }
 }
 
@@ -64,9 +61,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<StrictValue, E> {
         // JSON text cannot spell NaN or infinity, so `from_f64` only fails on input that
         // serde_json never produces; map it to null rather than panic all the same.
-        Ok(StrictValue(
-            serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
-        ))
+        Ok(StrictValue(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<StrictValue, E> {

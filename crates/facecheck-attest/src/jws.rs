@@ -113,9 +113,7 @@ pub(crate) struct Unverified<'a> {
 impl Unverified<'_> {
     /// Checks the Ed25519 signature with a raw 32-byte public key.
     pub fn signature_is_valid(&self, public_key: &[u8; 32]) -> bool {
-        UnparsedPublicKey::new(&ED25519, public_key)
-            .verify(self.signing_input, &self.signature)
-            .is_ok()
+        UnparsedPublicKey::new(&ED25519, public_key).verify(self.signing_input, &self.signature).is_ok()
     }
 }
 
@@ -134,12 +132,9 @@ pub(crate) fn parse<'a>(
         return Err(Malformed::TooLong.into());
     }
     let mut segments = token.split(|&b| b == b'.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) else {
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (segments.next(), segments.next(), segments.next(), segments.next())
+    else {
         return Err(Malformed::Segments.into());
     };
 
@@ -164,24 +159,14 @@ pub(crate) fn parse<'a>(
 
     let payload = b64::decode(payload_b64).ok_or(Malformed::Base64(Part::Payload))?;
     let signature_bytes = b64::decode(signature_b64).ok_or(Malformed::Base64(Part::Signature))?;
-    let signature: [u8; 64] = signature_bytes
-        .try_into()
-        .map_err(|_| Malformed::SignatureLength)?;
+    let signature: [u8; 64] = signature_bytes.try_into().map_err(|_| Malformed::SignatureLength)?;
 
     let signing_input_len = header_b64.len() + 1 + payload_b64.len();
-    Ok(Unverified {
-        signing_input: &token[..signing_input_len],
-        header,
-        payload,
-        signature,
-    })
+    Ok(Unverified { signing_input: &token[..signing_input_len], header, payload, signature })
 }
 
 /// Parses a header or payload segment as a strict JSON object.
-pub(crate) fn parse_segment_json(
-    bytes: &[u8],
-    part: Part,
-) -> Result<Map<String, Value>, Malformed> {
+pub(crate) fn parse_segment_json(bytes: &[u8], part: Part) -> Result<Map<String, Value>, Malformed> {
     json::parse_object(bytes).map_err(|_| Malformed::Json(part))
 }
 

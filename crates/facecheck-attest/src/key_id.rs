@@ -103,14 +103,8 @@ mod tests {
         assert_eq!(KeyId::parse(&"A".repeat(42)), Err(InvalidKeyId));
         assert_eq!(KeyId::parse(&"A".repeat(44)), Err(InvalidKeyId));
         // 43 characters whose last one carries non-zero trailing bits.
-        assert_eq!(
-            KeyId::parse(&format!("{}B", "A".repeat(42))),
-            Err(InvalidKeyId)
-        );
-        assert_eq!(
-            KeyId::parse(&format!("{}=", "A".repeat(42))),
-            Err(InvalidKeyId)
-        );
+        assert_eq!(KeyId::parse(&format!("{}B", "A".repeat(42))), Err(InvalidKeyId));
+        assert_eq!(KeyId::parse(&format!("{}=", "A".repeat(42))), Err(InvalidKeyId));
         assert!(KeyId::parse(&"A".repeat(43)).is_ok());
     }
 }

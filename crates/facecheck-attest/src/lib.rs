@@ -106,10 +106,8 @@ pub use device_key::{DeviceKey, KeyError};
 pub use jws::{Malformed, Part, ALGORITHM, ATTESTATION_TYPE, MAX_TOKEN_LEN, REGISTRATION_TYPE};
 pub use key_id::{InvalidKeyId, KeyId};
 pub use registration::{
-    verify_registration, RegistrationClaims, RegistrationError, RegistrationExpectations,
-    VerifiedRegistration, REGISTRATION_CLAIMS, REGISTRATION_PURPOSE,
+    verify_registration, RegistrationClaims, RegistrationError, RegistrationExpectations, VerifiedRegistration,
+    REGISTRATION_CLAIMS, REGISTRATION_PURPOSE,
 };
 pub use registry::{RegisteredDevice, Registry, RegistryError};
-pub use verify::{
-    verify_attestation, Expectations, VerifiedAttestation, VerifyError, DEFAULT_SKEW_SECS,
-};
+pub use verify::{verify_attestation, Expectations, VerifiedAttestation, VerifyError, DEFAULT_SKEW_SECS};

@@ -212,19 +212,12 @@ struct RegistrationPayload {
 }
 
 /// The header and payload JSON of `key`'s registration statement.
-pub(crate) fn to_header_and_payload(
-    key: &DeviceKey,
-    claims: &RegistrationClaims,
-) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn to_header_and_payload(key: &DeviceKey, claims: &RegistrationClaims) -> (Vec<u8>, Vec<u8>) {
     let header = RegistrationHeader {
         alg: ALGORITHM,
         typ: REGISTRATION_TYPE,
         kid: key.key_id(),
-        jwk: Jwk {
-            kty: "OKP".to_owned(),
-            crv: "Ed25519".to_owned(),
-            x: b64::encode(&key.public_key()),
-        },
+        jwk: Jwk { kty: "OKP".to_owned(), crv: "Ed25519".to_owned(), x: b64::encode(&key.public_key()) },
     };
     let payload = RegistrationPayload {
         pur: REGISTRATION_PURPOSE.to_owned(),
@@ -234,8 +227,7 @@ pub(crate) fn to_header_and_payload(
         iat: claims.issued_at,
     };
     let header = serde_json::to_vec(&header).expect("a header of strings always serializes");
-    let payload =
-        serde_json::to_vec(&payload).expect("claims of strings and integers always serialize");
+    let payload = serde_json::to_vec(&payload).expect("claims of strings and integers always serialize");
     (header, payload)
 }
 
@@ -251,11 +243,7 @@ pub fn verify_registration(
 ) -> Result<VerifiedRegistration, RegistrationError> {
     let unverified = jws::parse(token.as_ref(), REGISTRATION_TYPE, &HEADER_PARAMETERS)?;
     let kid = header_key_id(&unverified.header)?;
-    let public_key = unverified
-        .header
-        .get("jwk")
-        .and_then(jwk_public_key)
-        .ok_or(RegistrationError::InvalidJwk)?;
+    let public_key = unverified.header.get("jwk").and_then(jwk_public_key).ok_or(RegistrationError::InvalidJwk)?;
     if !kid.matches(&public_key) {
         return Err(RegistrationError::KeyIdMismatch { kid });
     }
@@ -309,9 +297,7 @@ fn claim_is_valid(name: &str, value: &Value) -> bool {
     match name {
         "pur" | "sub" | "aud" => value.is_string(),
         "iat" => value.is_u64(),
-        "mdl" => value
-            .as_str()
-            .is_some_and(|s| ManifestDigest::from_hex(s).is_ok()),
+        "mdl" => value.as_str().is_some_and(|s| ManifestDigest::from_hex(s).is_ok()),
         _ => false,
     }
 }

@@ -128,10 +128,7 @@ impl Registry {
 
     /// Loads a registry from its JSON bytes (UTF-8).
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Registry, RegistryError> {
-        let map = json::parse_object(bytes).map_err(|e| RegistryError::Json {
-            line: e.line,
-            column: e.column,
-        })?;
+        let map = json::parse_object(bytes).map_err(|e| RegistryError::Json { line: e.line, column: e.column })?;
         let mut devices = BTreeMap::new();
         for (kid, entry) in map {
             let kid = KeyId::parse(&kid).map_err(|_| RegistryError::InvalidKeyId)?;
@@ -141,12 +138,8 @@ impl Registry {
             if !kid.matches(&public_key) {
                 return Err(RegistryError::KeyIdMismatch { kid });
             }
-            let device = RegisteredDevice {
-                public_key,
-                driver: entry.driver,
-                fleet: entry.fleet,
-                revoked: entry.revoked,
-            };
+            let device =
+                RegisteredDevice { public_key, driver: entry.driver, fleet: entry.fleet, revoked: entry.revoked };
             devices.insert(kid, device);
         }
         Ok(Registry { devices })
@@ -188,35 +181,20 @@ impl Registry {
         if self.devices.contains_key(&kid) {
             return Err(RegistryError::AlreadyRegistered { kid });
         }
-        let device = RegisteredDevice {
-            public_key,
-            driver: driver.into(),
-            fleet: fleet.into(),
-            revoked: false,
-        };
+        let device = RegisteredDevice { public_key, driver: driver.into(), fleet: fleet.into(), revoked: false };
         self.devices.insert(kid.clone(), device);
         Ok(kid)
     }
 
     /// Adds the device of a verified registration statement, for the driver and fleet the
     /// statement names.
-    pub fn register(
-        &mut self,
-        registration: &VerifiedRegistration,
-    ) -> Result<KeyId, RegistryError> {
-        self.add(
-            *registration.public_key(),
-            registration.driver(),
-            registration.fleet(),
-        )
+    pub fn register(&mut self, registration: &VerifiedRegistration) -> Result<KeyId, RegistryError> {
+        self.add(*registration.public_key(), registration.driver(), registration.fleet())
     }
 
     /// Revokes a key: from now on it verifies nothing. Revoking a revoked key is a no-op.
     pub fn revoke(&mut self, kid: &KeyId) -> Result<(), RegistryError> {
-        let device = self
-            .devices
-            .get_mut(kid)
-            .ok_or_else(|| RegistryError::UnknownKey { kid: kid.clone() })?;
+        let device = self.devices.get_mut(kid).ok_or_else(|| RegistryError::UnknownKey { kid: kid.clone() })?;
         device.revoked = true;
         Ok(())
     }

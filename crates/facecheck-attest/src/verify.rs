@@ -180,9 +180,7 @@ impl VerifyError {
     /// key lookup on). Safe to log: it is public and its form was checked.
     pub fn key_id(&self) -> Option<&KeyId> {
         match self {
-            VerifyError::Malformed(_)
-            | VerifyError::UnsupportedAlgorithm
-            | VerifyError::WrongTokenType => None,
+            VerifyError::Malformed(_) | VerifyError::UnsupportedAlgorithm | VerifyError::WrongTokenType => None,
             VerifyError::UnknownKey { kid }
             | VerifyError::RevokedKey { kid }
             | VerifyError::BadSignature { kid }
@@ -230,9 +228,7 @@ pub fn verify_attestation(
     let unverified = jws::parse(token.as_ref(), ATTESTATION_TYPE, &HEADER_PARAMETERS)?;
     let kid = header_key_id(&unverified.header)?;
 
-    let device = registry
-        .lookup(&kid)
-        .ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
+    let device = registry.lookup(&kid).ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
     if device.is_revoked() {
         return Err(VerifyError::RevokedKey { kid });
     }
@@ -264,10 +260,7 @@ pub fn verify_attestation(
     if last_counter.is_some_and(|last| claims.counter <= last) {
         return Err(VerifyError::CounterNotIncreasing { kid });
     }
-    Ok(VerifiedAttestation {
-        key_id: kid,
-        claims,
-    })
+    Ok(VerifiedAttestation { key_id: kid, claims })
 }
 
 /// Reads and checks the form of the header `kid`.

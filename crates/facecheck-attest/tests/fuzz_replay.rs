@@ -80,11 +80,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, Result<(), VerifyError>)> {
             b64(&serde_json::to_vec(&p).expect("json"))
         );
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &harness::public_key(dev));
-        format!(
-            "{input}.{}",
-            b64(ring::hmac::sign(&key, input.as_bytes()).as_ref())
-        )
-        .into_bytes()
+        format!("{input}.{}", b64(ring::hmac::sign(&key, input.as_bytes()).as_ref())).into_bytes()
     };
     let alg_none = format!(
         "{}.{}.",
@@ -111,10 +107,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, Result<(), VerifyError>)> {
     let repeated_claim = sign_with(
         &harness::key_pair(dev),
         &serde_json::to_vec(&h).expect("json"),
-        serde_json::to_string(&p)
-            .expect("json")
-            .replacen('{', "{\"res\":\"no_match\",", 1)
-            .as_bytes(),
+        serde_json::to_string(&p).expect("json").replacen('{', "{\"res\":\"no_match\",", 1).as_bytes(),
     )
     .into_bytes();
     let other = |seed: &[u8; 32]| signed(seed, &header(seed), &payload(seed));
@@ -129,51 +122,19 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, Result<(), VerifyError>)> {
         ("valid_checkin.jwt", valid.clone(), Ok(())),
         (
             "valid_erasure_receipt.jwt",
-            signed(
-                dev,
-                &h,
-                &with(
-                    with(p.clone(), "res", json!(Outcome::Erased.as_str())),
-                    "live",
-                    json!(false),
-                ),
-            ),
+            signed(dev, &h, &with(with(p.clone(), "res", json!(Outcome::Erased.as_str())), "live", json!(false))),
             Ok(()),
         ),
         (
             "replayed_counter.jwt",
-            signed(
-                dev,
-                &h,
-                &with(p.clone(), "ctr", json!(harness::LAST_COUNTER)),
-            ),
+            signed(dev, &h, &with(p.clone(), "ctr", json!(harness::LAST_COUNTER))),
             err(VerifyError::CounterNotIncreasing { kid: kid.clone() }),
         ),
-        (
-            "alg_none.jwt",
-            alg_none,
-            err(VerifyError::UnsupportedAlgorithm),
-        ),
-        (
-            "alg_hs256_public_key.jwt",
-            hs256,
-            err(VerifyError::UnsupportedAlgorithm),
-        ),
-        (
-            "registration_statement.jwt",
-            registration,
-            err(VerifyError::WrongTokenType),
-        ),
-        (
-            "unknown_key.jwt",
-            other(&harness::UNREGISTERED_SEED),
-            err(VerifyError::UnknownKey { kid: unregistered }),
-        ),
-        (
-            "revoked_key.jwt",
-            other(&harness::REVOKED_SEED),
-            err(VerifyError::RevokedKey { kid: revoked }),
-        ),
+        ("alg_none.jwt", alg_none, err(VerifyError::UnsupportedAlgorithm)),
+        ("alg_hs256_public_key.jwt", hs256, err(VerifyError::UnsupportedAlgorithm)),
+        ("registration_statement.jwt", registration, err(VerifyError::WrongTokenType)),
+        ("unknown_key.jwt", other(&harness::UNREGISTERED_SEED), err(VerifyError::UnknownKey { kid: unregistered })),
+        ("revoked_key.jwt", other(&harness::REVOKED_SEED), err(VerifyError::RevokedKey { kid: revoked })),
         (
             "other_fleet_device.jwt",
             other(&harness::OTHER_FLEET_SEED),
@@ -184,21 +145,9 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, Result<(), VerifyError>)> {
             format!("{signing_input}.{}", b64(&[0x42; 64])).into_bytes(),
             err(VerifyError::BadSignature { kid: kid.clone() }),
         ),
-        (
-            "extra_claim.jwt",
-            signed(dev, &h, &with(p.clone(), "score", json!(0.97))),
-            bad(Malformed::UnexpectedClaim),
-        ),
-        (
-            "missing_claim.jwt",
-            signed(dev, &h, &without(p.clone(), "ctr")),
-            bad(Malformed::MissingClaim("ctr")),
-        ),
-        (
-            "repeated_claim.jwt",
-            repeated_claim,
-            bad(Malformed::Json(Part::Payload)),
-        ),
+        ("extra_claim.jwt", signed(dev, &h, &with(p.clone(), "score", json!(0.97))), bad(Malformed::UnexpectedClaim)),
+        ("missing_claim.jwt", signed(dev, &h, &without(p.clone(), "ctr")), bad(Malformed::MissingClaim("ctr"))),
+        ("repeated_claim.jwt", repeated_claim, bad(Malformed::Json(Part::Payload))),
         (
             "wrong_claim_type.jwt",
             signed(dev, &h, &with(p.clone(), "live", json!("yes"))),
@@ -206,15 +155,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, Result<(), VerifyError>)> {
         ),
         (
             "issuer_mismatch.jwt",
-            signed(
-                dev,
-                &h,
-                &with(
-                    p.clone(),
-                    "iss",
-                    json!(harness::key_id(&harness::REVOKED_SEED).as_str()),
-                ),
-            ),
+            signed(dev, &h, &with(p.clone(), "iss", json!(harness::key_id(&harness::REVOKED_SEED).as_str()))),
             err(VerifyError::IssuerMismatch { kid: kid.clone() }),
         ),
         (
@@ -234,38 +175,18 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, Result<(), VerifyError>)> {
         ),
         (
             "stale.jwt",
-            signed(
-                dev,
-                &h,
-                &with(p.clone(), "iat", json!(harness::NOW - harness::SKEW - 1)),
-            ),
+            signed(dev, &h, &with(p.clone(), "iat", json!(harness::NOW - harness::SKEW - 1))),
             err(VerifyError::Stale { kid: kid.clone() }),
         ),
         (
             "future.jwt",
-            signed(
-                dev,
-                &h,
-                &with(p.clone(), "iat", json!(harness::NOW + harness::SKEW + 1)),
-            ),
+            signed(dev, &h, &with(p.clone(), "iat", json!(harness::NOW + harness::SKEW + 1))),
             err(VerifyError::IssuedInFuture { kid: kid.clone() }),
         ),
-        (
-            "padded_base64.jwt",
-            padded,
-            bad(Malformed::Base64(Part::Header)),
-        ),
-        (
-            "two_segments.jwt",
-            signing_input.as_bytes().to_vec(),
-            bad(Malformed::Segments),
-        ),
+        ("padded_base64.jwt", padded, bad(Malformed::Base64(Part::Header))),
+        ("two_segments.jwt", signing_input.as_bytes().to_vec(), bad(Malformed::Segments)),
         ("empty", Vec::new(), bad(Malformed::Segments)),
-        (
-            "not_utf8.bin",
-            vec![0xff, 0xfe, b'.', 0xc3, b'.', 0x28],
-            bad(Malformed::Base64(Part::Header)),
-        ),
+        ("not_utf8.bin", vec![0xff, 0xfe, b'.', 0xc3, b'.', 0x28], bad(Malformed::Base64(Part::Header))),
     ]
 }
 
@@ -284,16 +205,9 @@ fn named_seeds_get_their_verdicts_and_are_committed() {
             std::fs::write(&path, &bytes).expect("write seed");
         }
         let committed = std::fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "seed {} is missing ({e}); regenerate with FACECHECK_WRITE_FUZZ_CORPUS=1",
-                path.display()
-            )
+            panic!("seed {} is missing ({e}); regenerate with FACECHECK_WRITE_FUZZ_CORPUS=1", path.display())
         });
-        assert_eq!(
-            verify_token(&committed).map(|_| ()),
-            expected,
-            "committed seed {name}"
-        );
+        assert_eq!(verify_token(&committed).map(|_| ()), expected, "committed seed {name}");
     }
 }
 
@@ -307,23 +221,12 @@ fn the_whole_corpus_replays_without_panic() {
         let verdict = verify_token(&bytes);
         verdicts.insert(path.file_name().expect("file").to_owned(), verdict.is_ok());
     }
-    assert!(
-        verdicts.len() >= seeds().len(),
-        "the committed corpus has every named seed"
-    );
-    assert_eq!(
-        verdicts.values().filter(|ok| **ok).count(),
-        2,
-        "only the two valid seeds verify"
-    );
+    assert!(verdicts.len() >= seeds().len(), "the committed corpus has every named seed");
+    assert_eq!(verdicts.values().filter(|ok| **ok).count(), 2, "only the two valid seeds verify");
 }
 
 fn seeded_runner(cases: u32) -> TestRunner {
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
     TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
 }
 
@@ -335,9 +238,7 @@ fn twenty_thousand_random_byte_strings() {
         prop::collection::vec(any::<u8>(), 0..2048),
         // Mostly base64url characters and dots, which get past the first checks more often.
         prop::collection::vec(
-            prop::sample::select(
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_..=".to_vec()
-            ),
+            prop::sample::select(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_..=".to_vec()),
             0..512,
         ),
     ];
@@ -396,8 +297,7 @@ fn token_shaped_inputs_signed_by_the_registered_key() {
         any::<bool>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         "[a-z_]{0,12}".prop_map(Value::from),
         Just(json!("EdDSA")),
         Just(json!("match")),
@@ -405,8 +305,8 @@ fn token_shaped_inputs_signed_by_the_registered_key() {
         Just(json!({})),
     ];
     let names = prop::sample::select(vec![
-        "alg", "typ", "kid", "jwk", "iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res",
-        "live", "att", "mdl", "pol", "ver", "pur", "crit", "score",
+        "alg", "typ", "kid", "jwk", "iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "att", "mdl",
+        "pol", "ver", "pur", "crit", "score",
     ]);
     let edit = (names, prop::option::of(scalar), any::<bool>());
     let mut runner = seeded_runner(5_000);
@@ -415,11 +315,7 @@ fn token_shaped_inputs_signed_by_the_registered_key() {
             let mut header = base_header.clone();
             let mut payload = base_payload.clone();
             for (name, value, in_header) in &edits {
-                let target = if *in_header {
-                    &mut header
-                } else {
-                    &mut payload
-                };
+                let target = if *in_header { &mut header } else { &mut payload };
                 let object = target.as_object_mut().expect("object");
                 match value {
                     Some(value) => {

@@ -11,8 +11,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use facecheck_attest::{
-    verify_attestation, verify_registration, Claims, Outcome, RegistrationClaims,
-    RegistrationExpectations, Registry, VerifyError, REGISTRATION_PURPOSE,
+    verify_attestation, verify_registration, Claims, Outcome, RegistrationClaims, RegistrationExpectations, Registry,
+    VerifyError, REGISTRATION_PURPOSE,
 };
 use serde_json::{json, Value};
 use support::*;
@@ -28,17 +28,11 @@ fn require_python() {
         let advice = "the JOSE interop tests need python3 with PyJWT and cryptography: \
                       pip install -r scripts/interop/requirements.txt";
         let output = Command::new("python3")
-            .args([
-                "-c",
-                "import jwt, cryptography; print(jwt.__version__, cryptography.__version__)",
-            ])
+            .args(["-c", "import jwt, cryptography; print(jwt.__version__, cryptography.__version__)"])
             .output()
             .map_err(|e| format!("cannot run python3 ({e}); {advice}"))?;
         if !output.status.success() {
-            return Err(format!(
-                "{advice}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            ));
+            return Err(format!("{advice}\n{}", String::from_utf8_lossy(&output.stderr)));
         }
         if !script().is_file() {
             return Err(format!("missing {}", script().display()));
@@ -53,25 +47,16 @@ fn require_python() {
 /// Runs the helper; returns its JSON output on success, or its stderr on exit status 1.
 fn helper(args: &[&str]) -> Result<Value, String> {
     require_python();
-    let output = Command::new("python3")
-        .arg(script())
-        .args(args)
-        .output()
-        .expect("python3 ran a moment ago");
+    let output = Command::new("python3").arg(script()).args(args).output().expect("python3 ran a moment ago");
     match output.status.code() {
         Some(0) => Ok(serde_json::from_slice(&output.stdout).expect("the helper prints JSON")),
         Some(1) => Err(String::from_utf8_lossy(&output.stderr).into_owned()),
-        other => panic!(
-            "jose_interop.py {args:?} exited with {other:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ),
+        other => panic!("jose_interop.py {args:?} exited with {other:?}: {}", String::from_utf8_lossy(&output.stderr)),
     }
 }
 
 fn str_field<'a>(value: &'a Value, name: &str) -> &'a str {
-    value[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("helper output lacks {name}: {value}"))
+    value[name].as_str().unwrap_or_else(|| panic!("helper output lacks {name}: {value}"))
 }
 
 fn public_key_from(text: &str) -> [u8; 32] {
@@ -133,11 +118,7 @@ fn tokens_signed_by_pyjwt_verify_here() {
         let public_key = public_key_from(str_field(&out, "public_key"));
         let mut registry = Registry::new();
         let kid = registry.add(public_key, DRIVER, FLEET).expect("fresh");
-        assert_eq!(
-            kid.as_str(),
-            str_field(&out, "kid"),
-            "both sides derive the same kid"
-        );
+        assert_eq!(kid.as_str(), str_field(&out, "kid"), "both sides derive the same kid");
 
         let token = str_field(&out, "token");
         let verified = verify_attestation(token, &registry, &expected(), None)
@@ -149,12 +130,7 @@ fn tokens_signed_by_pyjwt_verify_here() {
         let parts: Vec<&str> = token.split('.').collect();
         let mut payload: Value = serde_json::from_slice(&unb64(parts[1])).expect("json");
         payload["ctr"] = json!(claims.counter.wrapping_add(1));
-        let tampered = format!(
-            "{}.{}.{}",
-            parts[0],
-            b64(&serde_json::to_vec(&payload).expect("json")),
-            parts[2]
-        );
+        let tampered = format!("{}.{}.{}", parts[0], b64(&serde_json::to_vec(&payload).expect("json")), parts[2]);
         assert_eq!(
             verify_attestation(&tampered, &registry, &expected(), None).unwrap_err(),
             VerifyError::BadSignature { kid }
@@ -168,24 +144,13 @@ fn other_algorithms_made_by_pyjwt_are_rejected() {
     let registry = registry_of(&[&device]);
     let payload = device.payload(&claims()).to_string();
     let public_key = b64(&device.public_key());
-    for (alg, header_alg) in [
-        ("none", "none"),
-        ("HS256", "HS256"),
-        ("HS256-b64", "HS256"),
-        ("RS256", "RS256"),
-        ("ES256", "ES256"),
-    ] {
-        let out = helper(&[
-            "sign-alg",
-            alg,
-            &payload,
-            device.kid().as_str(),
-            &public_key,
-        ])
-        .unwrap_or_else(|e| panic!("PyJWT could not make an {alg} token: {e}"));
+    for (alg, header_alg) in
+        [("none", "none"), ("HS256", "HS256"), ("HS256-b64", "HS256"), ("RS256", "RS256"), ("ES256", "ES256")]
+    {
+        let out = helper(&["sign-alg", alg, &payload, device.kid().as_str(), &public_key])
+            .unwrap_or_else(|e| panic!("PyJWT could not make an {alg} token: {e}"));
         let token = str_field(&out, "token");
-        let header: Value =
-            serde_json::from_slice(&unb64(token.split('.').next().expect("header"))).expect("json");
+        let header: Value = serde_json::from_slice(&unb64(token.split('.').next().expect("header"))).expect("json");
         assert_eq!(header["alg"], json!(header_alg));
         assert_eq!(header["kid"], json!(device.kid().as_str()));
         assert_eq!(
@@ -200,18 +165,9 @@ fn other_algorithms_made_by_pyjwt_are_rejected() {
 
 #[test]
 fn registration_statements_interoperate() {
-    let expectations = RegistrationExpectations {
-        fleet: FLEET,
-        driver: Some(DRIVER),
-        now_unix: NOW,
-        skew_secs: SKEW,
-    };
-    let claims = RegistrationClaims {
-        driver: DRIVER.into(),
-        fleet: FLEET.into(),
-        model_manifest: manifest(),
-        issued_at: NOW,
-    };
+    let expectations = RegistrationExpectations { fleet: FLEET, driver: Some(DRIVER), now_unix: NOW, skew_secs: SKEW };
+    let claims =
+        RegistrationClaims { driver: DRIVER.into(), fleet: FLEET.into(), model_manifest: manifest(), issued_at: NOW };
 
     // Ours, checked by PyJWT with the key from the statement's own jwk header.
     let device = Device::new();
@@ -233,19 +189,10 @@ fn registration_statements_interoperate() {
     let out = helper(&["sign-registration", &payload.to_string()]).expect("PyJWT signs");
     let verified = verify_registration(str_field(&out, "token"), &expectations)
         .unwrap_or_else(|e| panic!("our verifier rejected PyJWT's registration: {e}"));
-    assert_eq!(
-        verified.public_key(),
-        &public_key_from(str_field(&out, "public_key"))
-    );
+    assert_eq!(verified.public_key(), &public_key_from(str_field(&out, "public_key")));
     assert_eq!(verified.key_id().as_str(), str_field(&out, "kid"));
     assert_eq!(verified.claims(), &claims);
     let mut registry = Registry::new();
     registry.register(&verified).expect("fresh");
-    assert_eq!(
-        registry
-            .lookup(verified.key_id())
-            .expect("registered")
-            .driver(),
-        DRIVER
-    );
+    assert_eq!(registry.lookup(verified.key_id()).expect("registered").driver(), DRIVER);
 }

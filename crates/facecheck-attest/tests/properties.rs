@@ -3,8 +3,7 @@
 mod support;
 
 use facecheck_attest::{
-    verify_attestation, Claims, Expectations, KeyId, ManifestDigest, Outcome, Registry,
-    VerifyError, ATTESTATION_CLAIMS,
+    verify_attestation, Claims, Expectations, KeyId, ManifestDigest, Outcome, Registry, VerifyError, ATTESTATION_CLAIMS,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -18,31 +17,23 @@ fn text(min: usize) -> impl Strategy<Value = String> {
 fn arb_claims() -> impl Strategy<Value = Claims> {
     (
         (text(0), text(0), text(0), text(1)),
-        (
-            any::<u64>(),
-            any::<u64>(),
-            0..Outcome::ALL.len(),
-            any::<bool>(),
-            any::<u32>(),
-        ),
+        (any::<u64>(), any::<u64>(), 0..Outcome::ALL.len(), any::<bool>(), any::<u32>()),
         (any::<[u8; 32]>(), text(0), text(0)),
     )
-        .prop_map(
-            |((driver, fleet, block, nonce), (iat, ctr, res, live, att), (mdl, pol, ver))| Claims {
-                driver,
-                fleet,
-                block,
-                nonce,
-                issued_at: iat,
-                counter: ctr,
-                outcome: Outcome::ALL[res],
-                liveness_passed: live,
-                attempts: att,
-                model_manifest: ManifestDigest::of_manifest(&mdl),
-                policy: pol,
-                version: ver,
-            },
-        )
+        .prop_map(|((driver, fleet, block, nonce), (iat, ctr, res, live, att), (mdl, pol, ver))| Claims {
+            driver,
+            fleet,
+            block,
+            nonce,
+            issued_at: iat,
+            counter: ctr,
+            outcome: Outcome::ALL[res],
+            liveness_passed: live,
+            attempts: att,
+            model_manifest: ManifestDigest::of_manifest(&mdl),
+            policy: pol,
+            version: ver,
+        })
 }
 
 /// Everything a verifier needs to accept `claims` from `device`.
@@ -54,13 +45,7 @@ struct Setup {
 impl Setup {
     fn new(device: &Device, claims: Claims) -> Setup {
         let mut registry = Registry::new();
-        registry
-            .add(
-                device.public_key(),
-                claims.driver.clone(),
-                claims.fleet.clone(),
-            )
-            .expect("fresh");
+        registry.add(device.public_key(), claims.driver.clone(), claims.fleet.clone()).expect("fresh");
         Setup { registry, claims }
     }
 
@@ -94,10 +79,7 @@ fn every_single_byte_substitution_at_every_position_fails() {
                 continue;
             }
             bytes[position] = value;
-            assert!(
-                setup.verify(&bytes).is_err(),
-                "byte {position} set to {value:#04x} still verifies"
-            );
+            assert!(setup.verify(&bytes).is_err(), "byte {position} set to {value:#04x} still verifies");
             tried += 1;
         }
         bytes[position] = original;
@@ -118,15 +100,9 @@ fn every_deletion_insertion_and_truncation_fails() {
         for inserted in [b'A', b'.', b'=', b'_', b' ', 0] {
             let mut longer = token.clone();
             longer.insert(position, inserted);
-            assert!(
-                setup.verify(&longer).is_err(),
-                "inserting {inserted} at {position}"
-            );
+            assert!(setup.verify(&longer).is_err(), "inserting {inserted} at {position}");
         }
-        assert!(
-            setup.verify(&token[..position]).is_err(),
-            "truncating to {position}"
-        );
+        assert!(setup.verify(&token[..position]).is_err(), "truncating to {position}");
     }
     for suffix in [&b"A"[..], b".", b"\n", b"=", b"AA"] {
         let mut longer = token.clone();
@@ -165,10 +141,7 @@ fn altered(name: &str, original: &Value, n: u64, bytes: [u8; 32], s: &str) -> Va
         "live" => json!(!original.as_bool().expect("bool claim")),
         "res" => {
             let orig = Outcome::parse(original.as_str().expect("string")).expect("outcome");
-            let index = Outcome::ALL
-                .iter()
-                .position(|o| *o == orig)
-                .expect("listed");
+            let index = Outcome::ALL.iter().position(|o| *o == orig).expect("listed");
             let shift = 1 + (n as usize) % (Outcome::ALL.len() - 1);
             json!(Outcome::ALL[(index + shift) % Outcome::ALL.len()].as_str())
         }
@@ -187,12 +160,7 @@ fn altered(name: &str, original: &Value, n: u64, bytes: [u8; 32], s: &str) -> Va
 /// Re-encodes a payload and splices it between the original header and signature.
 fn splice(token: &str, payload: &Value) -> String {
     let parts: Vec<&str> = token.split('.').collect();
-    format!(
-        "{}.{}.{}",
-        parts[0],
-        b64(&serde_json::to_vec(payload).expect("json")),
-        parts[2]
-    )
+    format!("{}.{}.{}", parts[0], b64(&serde_json::to_vec(payload).expect("json")), parts[2])
 }
 
 #[test]
@@ -216,9 +184,7 @@ fn every_claim_altered_without_resigning_fails() {
             let mut changed = payload.clone();
             changed[name] = value.clone();
             assert_eq!(
-                setup
-                    .verify(splice(&token, &changed).as_bytes())
-                    .unwrap_err(),
+                setup.verify(splice(&token, &changed).as_bytes()).unwrap_err(),
                 VerifyError::BadSignature { kid: kid.clone() },
                 "{name} = {value}"
             );
@@ -226,34 +192,21 @@ fn every_claim_altered_without_resigning_fails() {
         let mut removed = payload.clone();
         removed.as_object_mut().expect("object").remove(name);
         assert_eq!(
-            setup
-                .verify(splice(&token, &removed).as_bytes())
-                .unwrap_err(),
+            setup.verify(splice(&token, &removed).as_bytes()).unwrap_err(),
             VerifyError::BadSignature { kid: kid.clone() }
         );
     }
     // Same claims, different bytes: reordered keys or extra whitespace are not the signed bytes.
     let parts: Vec<&str> = token.split('.').collect();
-    let members: Vec<String> = ATTESTATION_CLAIMS
-        .iter()
-        .rev()
-        .map(|name| format!("{}:{}", json!(name), payload[*name]))
-        .collect();
+    let members: Vec<String> =
+        ATTESTATION_CLAIMS.iter().rev().map(|name| format!("{}:{}", json!(name), payload[*name])).collect();
     let reordered = format!("{{{}}}", members.join(","));
     assert_ne!(reordered.as_bytes(), unb64(parts[1]));
     let reordered = format!("{}.{}.{}", parts[0], b64(reordered.as_bytes()), parts[2]);
-    assert_eq!(
-        setup.verify(reordered.as_bytes()).unwrap_err(),
-        VerifyError::BadSignature { kid: kid.clone() }
-    );
-    let spaced = String::from_utf8(unb64(parts[1]))
-        .expect("utf8")
-        .replacen(',', ", ", 1);
+    assert_eq!(setup.verify(reordered.as_bytes()).unwrap_err(), VerifyError::BadSignature { kid: kid.clone() });
+    let spaced = String::from_utf8(unb64(parts[1])).expect("utf8").replacen(',', ", ", 1);
     let spaced = format!("{}.{}.{}", parts[0], b64(spaced.as_bytes()), parts[2]);
-    assert_eq!(
-        setup.verify(spaced.as_bytes()).unwrap_err(),
-        VerifyError::BadSignature { kid }
-    );
+    assert_eq!(setup.verify(spaced.as_bytes()).unwrap_err(), VerifyError::BadSignature { kid });
 }
 
 proptest! {

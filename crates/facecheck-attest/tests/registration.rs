@@ -3,29 +3,18 @@
 mod support;
 
 use facecheck_attest::{
-    verify_attestation, verify_registration, DeviceKey, Malformed, RegistrationClaims,
-    RegistrationError, RegistrationExpectations, Registry, VerifyError, REGISTRATION_CLAIMS,
-    REGISTRATION_PURPOSE,
+    verify_attestation, verify_registration, DeviceKey, Malformed, RegistrationClaims, RegistrationError,
+    RegistrationExpectations, Registry, VerifyError, REGISTRATION_CLAIMS, REGISTRATION_PURPOSE,
 };
 use serde_json::{json, Map, Value};
 use support::*;
 
 fn registration_claims() -> RegistrationClaims {
-    RegistrationClaims {
-        driver: DRIVER.into(),
-        fleet: FLEET.into(),
-        model_manifest: manifest(),
-        issued_at: NOW,
-    }
+    RegistrationClaims { driver: DRIVER.into(), fleet: FLEET.into(), model_manifest: manifest(), issued_at: NOW }
 }
 
 fn expectations() -> RegistrationExpectations<'static> {
-    RegistrationExpectations {
-        fleet: FLEET,
-        driver: Some(DRIVER),
-        now_unix: NOW,
-        skew_secs: SKEW,
-    }
+    RegistrationExpectations { fleet: FLEET, driver: Some(DRIVER), now_unix: NOW, skew_secs: SKEW }
 }
 
 fn check(token: &str) -> Result<facecheck_attest::VerifiedRegistration, RegistrationError> {
@@ -77,15 +66,9 @@ fn a_registration_verifies_registers_and_enables_check_ins() {
 
     let mut registry = Registry::new();
     assert_eq!(registry.register(&verified).expect("new key"), device.kid());
-    assert!(
-        registry.register(&verified).is_err(),
-        "a key registers once"
-    );
+    assert!(registry.register(&verified).is_err(), "a key registers once");
     let entry = registry.lookup(&device.kid()).expect("registered");
-    assert_eq!(
-        (entry.driver(), entry.fleet(), entry.is_revoked()),
-        (DRIVER, FLEET, false)
-    );
+    assert_eq!((entry.driver(), entry.fleet(), entry.is_revoked()), (DRIVER, FLEET, false));
     assert!(verify_attestation(device.key.sign(&claims()), &registry, &expected(), None).is_ok());
 }
 
@@ -96,12 +79,7 @@ fn the_statement_has_the_documented_layout() {
     let (header, payload, _) = split(&token);
     assert_eq!(header, reg_header(&device));
     assert_eq!(payload, reg_payload());
-    let mut names: Vec<&str> = payload
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let mut names: Vec<&str> = payload.as_object().expect("object").keys().map(String::as_str).collect();
     names.sort_unstable();
     let mut expected_names = REGISTRATION_CLAIMS.to_vec();
     expected_names.sort_unstable();
@@ -116,10 +94,7 @@ fn the_driver_check_is_optional() {
     let token = device.key.sign_registration(&claims);
     let mut expected = expectations();
     expected.driver = None;
-    assert_eq!(
-        verify_registration(&token, &expected).expect("ok").driver(),
-        "driver-new"
-    );
+    assert_eq!(verify_registration(&token, &expected).expect("ok").driver(), "driver-new");
 }
 
 #[test]
@@ -132,10 +107,7 @@ fn registrations_and_attestations_cannot_be_swapped() {
         verify_attestation(&registration, &registry, &expected(), None).unwrap_err(),
         VerifyError::WrongTokenType
     );
-    assert_eq!(
-        check(&attestation).unwrap_err(),
-        RegistrationError::WrongTokenType
-    );
+    assert_eq!(check(&attestation).unwrap_err(), RegistrationError::WrongTokenType);
 
     // Relabelled with the other `typ`, each still fails: the parameter and claim sets differ.
     let relabelled = crafted(
@@ -164,18 +136,12 @@ fn registrations_and_attestations_cannot_be_swapped() {
     let relabelled = device.sign_with_header(&claims(), |h| {
         h.insert("typ".into(), json!("fc-registration+jwt"));
     });
-    assert_eq!(
-        check(&relabelled).unwrap_err(),
-        RegistrationError::Malformed(Malformed::MissingHeaderParameter("jwk"))
-    );
+    assert_eq!(check(&relabelled).unwrap_err(), RegistrationError::Malformed(Malformed::MissingHeaderParameter("jwk")));
     let relabelled = device.sign_with_header(&claims(), |h| {
         h.insert("typ".into(), json!("fc-registration+jwt"));
         h.insert("jwk".into(), reg_header(&device)["jwk"].clone());
     });
-    assert_eq!(
-        check(&relabelled).unwrap_err(),
-        RegistrationError::Malformed(Malformed::UnexpectedClaim)
-    );
+    assert_eq!(check(&relabelled).unwrap_err(), RegistrationError::Malformed(Malformed::UnexpectedClaim));
 }
 
 #[test]
@@ -255,10 +221,7 @@ fn malformed_statements() {
         ),
     ];
     for (token, reason) in cases {
-        assert_eq!(
-            check(&token).unwrap_err(),
-            RegistrationError::Malformed(reason)
-        );
+        assert_eq!(check(&token).unwrap_err(), RegistrationError::Malformed(reason));
     }
     for name in REGISTRATION_CLAIMS {
         let token = crafted(
@@ -268,23 +231,14 @@ fn malformed_statements() {
                 p.remove(name);
             },
         );
-        assert_eq!(
-            check(&token).unwrap_err(),
-            RegistrationError::Malformed(Malformed::MissingClaim(name))
-        );
+        assert_eq!(check(&token).unwrap_err(), RegistrationError::Malformed(Malformed::MissingClaim(name)));
     }
 }
 
 #[test]
 fn unsupported_algorithms() {
     let device = Device::new();
-    for alg in [
-        json!("none"),
-        json!("HS256"),
-        json!("RS256"),
-        json!("ES256"),
-        json!(null),
-    ] {
+    for alg in [json!("none"), json!("HS256"), json!("RS256"), json!("ES256"), json!(null)] {
         let token = crafted(
             &device,
             |h| {
@@ -292,10 +246,7 @@ fn unsupported_algorithms() {
             },
             |_| {},
         );
-        assert_eq!(
-            check(&token).unwrap_err(),
-            RegistrationError::UnsupportedAlgorithm
-        );
+        assert_eq!(check(&token).unwrap_err(), RegistrationError::UnsupportedAlgorithm);
     }
 }
 
@@ -337,10 +288,7 @@ fn kid_must_be_the_hash_of_the_jwk() {
         },
         |_| {},
     );
-    assert_eq!(
-        check(&token).unwrap_err(),
-        RegistrationError::KeyIdMismatch { kid: other.kid() }
-    );
+    assert_eq!(check(&token).unwrap_err(), RegistrationError::KeyIdMismatch { kid: other.kid() });
 }
 
 #[test]
@@ -371,10 +319,7 @@ fn purpose_audience_driver_and_time() {
             p.insert("pur".into(), json!("facecheck-checkin"));
         },
     );
-    assert_eq!(
-        check(&token).unwrap_err(),
-        RegistrationError::WrongPurpose { kid: kid.clone() }
-    );
+    assert_eq!(check(&token).unwrap_err(), RegistrationError::WrongPurpose { kid: kid.clone() });
 
     let mut claims = registration_claims();
     claims.fleet = "fleet-8".into();
@@ -397,14 +342,8 @@ fn purpose_audience_driver_and_time() {
     };
     assert!(at(NOW - SKEW).is_ok());
     assert!(at(NOW + SKEW).is_ok());
-    assert_eq!(
-        at(NOW - SKEW - 1).unwrap_err(),
-        RegistrationError::Stale { kid: kid.clone() }
-    );
-    assert_eq!(
-        at(NOW + SKEW + 1).unwrap_err(),
-        RegistrationError::IssuedInFuture { kid: kid.clone() }
-    );
+    assert_eq!(at(NOW - SKEW - 1).unwrap_err(), RegistrationError::Stale { kid: kid.clone() });
+    assert_eq!(at(NOW + SKEW + 1).unwrap_err(), RegistrationError::IssuedInFuture { kid: kid.clone() });
 }
 
 #[test]
@@ -416,16 +355,8 @@ fn registration_errors_carry_no_claims() {
     let token = device.key.sign_registration(&claims);
     for expected in [
         expectations(),
-        RegistrationExpectations {
-            fleet: "fleet-secret",
-            ..expectations()
-        },
-        RegistrationExpectations {
-            fleet: "fleet-secret",
-            driver: None,
-            now_unix: 0,
-            skew_secs: 0,
-        },
+        RegistrationExpectations { fleet: "fleet-secret", ..expectations() },
+        RegistrationExpectations { fleet: "fleet-secret", driver: None, now_unix: 0, skew_secs: 0 },
     ] {
         let error = verify_registration(&token, &expected).unwrap_err();
         let shown = error.to_string();

@@ -3,9 +3,7 @@
 
 mod support;
 
-use facecheck_attest::{
-    CounterState, CounterStateError, KeyId, Registry, RegistryError, VerifyError,
-};
+use facecheck_attest::{CounterState, CounterStateError, KeyId, Registry, RegistryError, VerifyError};
 use serde_json::{json, Value};
 use support::*;
 
@@ -18,9 +16,7 @@ fn registry_json_has_the_documented_shape_and_round_trips() {
     let mut registry = Registry::new();
     assert!(registry.is_empty());
     registry.add(a.public_key(), DRIVER, FLEET).expect("fresh");
-    registry
-        .add(b.public_key(), "driver-9", "fleet-2")
-        .expect("fresh");
+    registry.add(b.public_key(), "driver-9", "fleet-2").expect("fresh");
     registry.revoke(&b.kid()).expect("registered");
     assert_eq!(registry.len(), 2);
 
@@ -34,10 +30,7 @@ fn registry_json_has_the_documented_shape_and_round_trips() {
         })
     );
     assert_eq!(Registry::from_json(&text).expect("loads"), registry);
-    assert_eq!(
-        Registry::from_json_bytes(&registry.to_json_bytes()).expect("loads"),
-        registry
-    );
+    assert_eq!(Registry::from_json_bytes(&registry.to_json_bytes()).expect("loads"), registry);
     assert_eq!(Registry::from_json("{}").expect("loads"), Registry::new());
 
     let entry = registry.lookup(&b.kid()).expect("registered");
@@ -60,13 +53,7 @@ fn a_hand_written_registry_is_accepted_and_verifies() {
         b64(&device.public_key())
     );
     let registry = Registry::from_json(&text).expect("loads");
-    assert!(facecheck_attest::verify_attestation(
-        device.key.sign(&claims()),
-        &registry,
-        &expected(),
-        None
-    )
-    .is_ok());
+    assert!(facecheck_attest::verify_attestation(device.key.sign(&claims()), &registry, &expected(), None).is_ok());
 }
 
 #[test]
@@ -78,9 +65,7 @@ fn adding_a_key_twice_is_refused_even_after_revocation() {
         Err(RegistryError::AlreadyRegistered { kid: device.kid() })
     );
     registry.revoke(&device.kid()).expect("registered");
-    registry
-        .revoke(&device.kid())
-        .expect("revoking twice is a no-op");
+    registry.revoke(&device.kid()).expect("revoking twice is a no-op");
     assert_eq!(
         registry.add(device.public_key(), DRIVER, FLEET),
         Err(RegistryError::AlreadyRegistered { kid: device.kid() })
@@ -92,10 +77,7 @@ fn adding_a_key_twice_is_refused_even_after_revocation() {
 fn revoking_an_unknown_key_is_an_error() {
     let device = Device::new();
     let mut registry = Registry::new();
-    assert_eq!(
-        registry.revoke(&device.kid()),
-        Err(RegistryError::UnknownKey { kid: device.kid() })
-    );
+    assert_eq!(registry.revoke(&device.kid()), Err(RegistryError::UnknownKey { kid: device.kid() }));
     assert!(registry.lookup(&device.kid()).is_none());
 }
 
@@ -105,26 +87,15 @@ fn malformed_registry_json_is_rejected() {
     let other = Device::new();
     let kid = device.kid();
     let pk = b64(&device.public_key());
-    let entry = |public_key: &str| json!({"public_key": public_key, "driver": DRIVER, "fleet": FLEET, "revoked": false});
+    let entry =
+        |public_key: &str| json!({"public_key": public_key, "driver": DRIVER, "fleet": FLEET, "revoked": false});
 
-    assert!(matches!(
-        Registry::from_json("not json"),
-        Err(RegistryError::Json { line: 1, .. })
-    ));
-    assert!(matches!(
-        Registry::from_json("[]"),
-        Err(RegistryError::Json { .. })
-    ));
-    assert!(matches!(
-        Registry::from_json("{\n}\n{"),
-        Err(RegistryError::Json { line: 3, .. })
-    ));
+    assert!(matches!(Registry::from_json("not json"), Err(RegistryError::Json { line: 1, .. })));
+    assert!(matches!(Registry::from_json("[]"), Err(RegistryError::Json { .. })));
+    assert!(matches!(Registry::from_json("{\n}\n{"), Err(RegistryError::Json { line: 3, .. })));
     // The same kid twice: a last-wins loader would silently pick one.
     let twice = format!(r#"{{"{kid}": {e}, "{kid}": {e}}}"#, e = entry(&pk));
-    assert!(matches!(
-        Registry::from_json(&twice),
-        Err(RegistryError::Json { .. })
-    ));
+    assert!(matches!(Registry::from_json(&twice), Err(RegistryError::Json { .. })));
     // Entry shapes: unknown field, missing field, wrong type.
     let mut extra = entry(&pk);
     extra["private_key"] = json!("oops");
@@ -134,21 +105,13 @@ fn malformed_registry_json_is_rejected() {
     wrong["revoked"] = json!("no");
     for bad in [extra, missing, wrong] {
         let text = json!({kid.as_str(): bad}).to_string();
-        assert_eq!(
-            Registry::from_json(&text),
-            Err(RegistryError::Json { line: 0, column: 0 })
-        );
+        assert_eq!(Registry::from_json(&text), Err(RegistryError::Json { line: 0, column: 0 }));
     }
 
     let text = json!({"not-a-kid": entry(&pk)}).to_string();
     assert_eq!(Registry::from_json(&text), Err(RegistryError::InvalidKeyId));
 
-    for bad_key in [
-        String::new(),
-        b64(&[1u8; 31]),
-        format!("{pk}="),
-        pk.replace('-', "+").replace('_', "/") + "A",
-    ] {
+    for bad_key in [String::new(), b64(&[1u8; 31]), format!("{pk}="), pk.replace('-', "+").replace('_', "/") + "A"] {
         let text = json!({kid.as_str(): entry(&bad_key)}).to_string();
         assert_eq!(
             Registry::from_json(&text),
@@ -159,10 +122,7 @@ fn malformed_registry_json_is_rejected() {
 
     // The kid of one key with the public key of another.
     let text = json!({kid.as_str(): entry(&b64(&other.public_key()))}).to_string();
-    assert_eq!(
-        Registry::from_json(&text),
-        Err(RegistryError::KeyIdMismatch { kid: kid.clone() })
-    );
+    assert_eq!(Registry::from_json(&text), Err(RegistryError::KeyIdMismatch { kid: kid.clone() }));
 }
 
 #[test]
@@ -172,9 +132,7 @@ fn registry_errors_name_at_most_a_key_id() {
     let shown = Registry::from_json(&text).unwrap_err().to_string();
     assert!(shown.contains(device.kid().as_str()));
     assert!(!shown.contains("secret-driver"));
-    let shown = Registry::from_json(r#"{"secret-driver": 1}"#)
-        .unwrap_err()
-        .to_string();
+    let shown = Registry::from_json(r#"{"secret-driver": 1}"#).unwrap_err().to_string();
     assert!(!shown.contains("secret-driver"));
 }
 
@@ -193,9 +151,7 @@ fn counters_advance_only_on_success() {
     let mut state = CounterState::new();
     assert_eq!(state.last(&device.kid()), None);
 
-    let verified = state
-        .verify_and_record(token_with_counter(&device, 3), &registry, &expected())
-        .expect("verifies");
+    let verified = state.verify_and_record(token_with_counter(&device, 3), &registry, &expected()).expect("verifies");
     assert_eq!(verified.counter(), 3);
     assert_eq!(state.last(&device.kid()), Some(3));
 
@@ -219,9 +175,7 @@ fn counters_advance_only_on_success() {
     assert_eq!(state.last(&device.kid()), Some(3));
 
     // Gaps are fine; the counter only has to increase.
-    state
-        .verify_and_record(token_with_counter(&device, 10), &registry, &expected())
-        .expect("verifies");
+    state.verify_and_record(token_with_counter(&device, 10), &registry, &expected()).expect("verifies");
     assert_eq!(state.last(&device.kid()), Some(10));
 }
 
@@ -231,12 +185,8 @@ fn counters_are_per_device() {
     let b = Device::new();
     let registry = registry_of(&[&a, &b]);
     let mut state = CounterState::new();
-    state
-        .verify_and_record(token_with_counter(&a, 7), &registry, &expected())
-        .expect("a");
-    state
-        .verify_and_record(token_with_counter(&b, 1), &registry, &expected())
-        .expect("b");
+    state.verify_and_record(token_with_counter(&a, 7), &registry, &expected()).expect("a");
+    state.verify_and_record(token_with_counter(&b, 1), &registry, &expected()).expect("b");
     assert_eq!(state.last(&a.kid()), Some(7));
     assert_eq!(state.last(&b.kid()), Some(1));
 }
@@ -247,16 +197,11 @@ fn record_refuses_a_counter_that_does_not_increase() {
     let device = Device::new();
     let registry = registry_of(&[&device]);
     let token = token_with_counter(&device, 4);
-    let first =
-        facecheck_attest::verify_attestation(&token, &registry, &expected(), None).expect("ok");
-    let second =
-        facecheck_attest::verify_attestation(&token, &registry, &expected(), None).expect("ok");
+    let first = facecheck_attest::verify_attestation(&token, &registry, &expected(), None).expect("ok");
+    let second = facecheck_attest::verify_attestation(&token, &registry, &expected(), None).expect("ok");
     let mut state = CounterState::new();
     state.record(&first).expect("first record");
-    assert_eq!(
-        state.record(&second),
-        Err(VerifyError::CounterNotIncreasing { kid: device.kid() })
-    );
+    assert_eq!(state.record(&second), Err(VerifyError::CounterNotIncreasing { kid: device.kid() }));
     assert_eq!(state.last(&device.kid()), Some(4));
 }
 
@@ -266,12 +211,8 @@ fn counter_state_json_round_trips() {
     let b = Device::new();
     let registry = registry_of(&[&a, &b]);
     let mut state = CounterState::new();
-    state
-        .verify_and_record(token_with_counter(&a, u64::MAX), &registry, &expected())
-        .expect("a");
-    state
-        .verify_and_record(token_with_counter(&b, 0), &registry, &expected())
-        .expect("b");
+    state.verify_and_record(token_with_counter(&a, u64::MAX), &registry, &expected()).expect("a");
+    state.verify_and_record(token_with_counter(&b, 0), &registry, &expected()).expect("b");
     let text = state.to_json();
     assert_eq!(
         serde_json::from_str::<Value>(&text).expect("json"),
@@ -279,14 +220,8 @@ fn counter_state_json_round_trips() {
     );
     let loaded = CounterState::from_json(&text).expect("loads");
     assert_eq!(loaded, state);
-    assert_eq!(
-        CounterState::from_json_bytes(&state.to_json_bytes()).expect("loads"),
-        state
-    );
-    assert_eq!(
-        CounterState::from_json("{}").expect("loads"),
-        CounterState::new()
-    );
+    assert_eq!(CounterState::from_json_bytes(&state.to_json_bytes()).expect("loads"), state);
+    assert_eq!(CounterState::from_json("{}").expect("loads"), CounterState::new());
     // A reloaded state still refuses replays.
     let mut loaded = loaded;
     assert!(matches!(
@@ -308,13 +243,7 @@ fn malformed_counter_state_is_rejected() {
         json!({kid.as_str(): "1"}).to_string(),
         format!(r#"{{"{kid}": 1, "{kid}": 2}}"#),
     ] {
-        assert!(
-            matches!(
-                CounterState::from_json(&bad),
-                Err(CounterStateError::Json { .. })
-            ),
-            "{bad:?}"
-        );
+        assert!(matches!(CounterState::from_json(&bad), Err(CounterStateError::Json { .. })), "{bad:?}");
     }
     assert_eq!(
         CounterState::from_json(&json!({"not-a-kid": 1}).to_string()),

@@ -3,16 +3,13 @@
 mod support;
 
 use facecheck_attest::{
-    verify_attestation, Claims, KeyId, Malformed, Outcome, Part, Registry, VerifyError,
-    ATTESTATION_CLAIMS, MAX_TOKEN_LEN,
+    verify_attestation, Claims, KeyId, Malformed, Outcome, Part, Registry, VerifyError, ATTESTATION_CLAIMS,
+    MAX_TOKEN_LEN,
 };
 use serde_json::{json, Value};
 use support::*;
 
-fn verify(
-    token: &str,
-    registry: &Registry,
-) -> Result<facecheck_attest::VerifiedAttestation, VerifyError> {
+fn verify(token: &str, registry: &Registry) -> Result<facecheck_attest::VerifiedAttestation, VerifyError> {
     verify_attestation(token, registry, &expected(), None)
 }
 
@@ -48,16 +45,8 @@ fn the_token_has_the_documented_layout() {
     let device = Device::new();
     let token = device.key.sign(&claims());
     let (header, payload, signature) = split(&token);
-    assert_eq!(
-        header,
-        json!({"alg": "EdDSA", "typ": "fc-attestation+jwt", "kid": device.kid().as_str()})
-    );
-    let names: Vec<&str> = payload
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    assert_eq!(header, json!({"alg": "EdDSA", "typ": "fc-attestation+jwt", "kid": device.kid().as_str()}));
+    let names: Vec<&str> = payload.as_object().expect("object").keys().map(String::as_str).collect();
     let mut expected_names = ATTESTATION_CLAIMS.to_vec();
     expected_names.sort_unstable();
     let mut names_sorted = names.clone();
@@ -120,10 +109,7 @@ fn too_long() {
     let token = device.key.sign(&claims);
     assert!(token.len() > MAX_TOKEN_LEN);
     assert_eq!(malformed(&token, &registry), Malformed::TooLong);
-    assert_eq!(
-        malformed(&"a".repeat(MAX_TOKEN_LEN + 1), &registry),
-        Malformed::TooLong
-    );
+    assert_eq!(malformed(&"a".repeat(MAX_TOKEN_LEN + 1), &registry), Malformed::TooLong);
 }
 
 #[test]
@@ -152,17 +138,11 @@ fn segments_that_are_not_canonical_base64url() {
     let p: Vec<&str> = token.split('.').collect();
     let cases = [
         (format!("{}=.{}.{}", p[0], p[1], p[2]), Part::Header),
-        (
-            format!("{}.{}.{}", p[0].replacen('e', "+", 1), p[1], p[2]),
-            Part::Header,
-        ),
+        (format!("{}.{}.{}", p[0].replacen('e', "+", 1), p[1], p[2]), Part::Header),
         (format!("{}.{} .{}", p[0], p[1], p[2]), Part::Payload),
         (format!("{}.{}!.{}", p[0], p[1], p[2]), Part::Payload),
         (format!("{}.{}.{}==", p[0], p[1], p[2]), Part::Signature),
-        (
-            format!("{}.{}.{}/", p[0], p[1], &p[2][..p[2].len() - 1]),
-            Part::Signature,
-        ),
+        (format!("{}.{}.{}/", p[0], p[1], &p[2][..p[2].len() - 1]), Part::Signature),
     ];
     for (bad, part) in cases {
         assert_eq!(malformed(&bad, &registry), Malformed::Base64(part), "{bad}");
@@ -173,10 +153,7 @@ fn segments_that_are_not_canonical_base64url() {
     let index = alphabet.find(last).expect("base64url");
     let sloppy = alphabet.as_bytes()[index | 1] as char;
     let bad = format!("{}.{}.{}{}", p[0], p[1], &p[2][..p[2].len() - 1], sloppy);
-    assert_eq!(
-        malformed(&bad, &registry),
-        Malformed::Base64(Part::Signature)
-    );
+    assert_eq!(malformed(&bad, &registry), Malformed::Base64(Part::Signature));
 }
 
 #[test]
@@ -189,10 +166,7 @@ fn header_or_payload_that_is_not_a_json_object() {
         assert_eq!(malformed(&token, &registry), Malformed::Json(Part::Header));
     }
     // Repeated header parameters: a duplicate `alg` could hide `none` from a first-wins parser.
-    let header = format!(
-        r#"{{"alg":"none","alg":"EdDSA","typ":"fc-attestation+jwt","kid":"{}"}}"#,
-        device.kid()
-    );
+    let header = format!(r#"{{"alg":"none","alg":"EdDSA","typ":"fc-attestation+jwt","kid":"{}"}}"#, device.kid());
     let token = device.sign_bytes(header.as_bytes(), &payload);
     assert_eq!(malformed(&token, &registry), Malformed::Json(Part::Header));
 
@@ -222,10 +196,7 @@ fn unexpected_header_parameters() {
     let registry = registry_of(&[&device]);
     for (name, value) in [
         ("crit", json!(["exp"])),
-        (
-            "jwk",
-            json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&device.public_key())}),
-        ),
+        ("jwk", json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&device.public_key())})),
         ("b64", json!(false)),
         ("x5u", json!("https://example.invalid/key")),
         ("cty", json!("JWT")),
@@ -233,11 +204,7 @@ fn unexpected_header_parameters() {
         let token = device.sign_with_header(&claims(), |h| {
             h.insert(name.into(), value);
         });
-        assert_eq!(
-            malformed(&token, &registry),
-            Malformed::UnexpectedHeaderParameter,
-            "{name}"
-        );
+        assert_eq!(malformed(&token, &registry), Malformed::UnexpectedHeaderParameter, "{name}");
     }
 }
 
@@ -249,10 +216,7 @@ fn missing_header_parameters() {
         let token = device.sign_with_header(&claims(), |h| {
             h.remove(name);
         });
-        assert_eq!(
-            malformed(&token, &registry),
-            Malformed::MissingHeaderParameter(name)
-        );
+        assert_eq!(malformed(&token, &registry), Malformed::MissingHeaderParameter(name));
     }
 }
 
@@ -263,23 +227,12 @@ fn invalid_header_parameters() {
     let token = device.sign_with_header(&claims(), |h| {
         h.insert("typ".into(), json!(1));
     });
-    assert_eq!(
-        malformed(&token, &registry),
-        Malformed::InvalidHeaderParameter("typ")
-    );
-    for kid in [
-        json!(7),
-        json!(""),
-        json!("not-a-kid"),
-        json!(format!("{}=", device.kid())),
-    ] {
+    assert_eq!(malformed(&token, &registry), Malformed::InvalidHeaderParameter("typ"));
+    for kid in [json!(7), json!(""), json!("not-a-kid"), json!(format!("{}=", device.kid()))] {
         let token = device.sign_with_header(&claims(), |h| {
             h.insert("kid".into(), kid);
         });
-        assert_eq!(
-            malformed(&token, &registry),
-            Malformed::InvalidHeaderParameter("kid")
-        );
+        assert_eq!(malformed(&token, &registry), Malformed::InvalidHeaderParameter("kid"));
     }
 }
 
@@ -296,11 +249,7 @@ fn unexpected_claims() {
         let token = device.sign_edited(&claims(), |p| {
             p.insert(name.into(), value);
         });
-        assert_eq!(
-            malformed(&token, &registry),
-            Malformed::UnexpectedClaim,
-            "{name}"
-        );
+        assert_eq!(malformed(&token, &registry), Malformed::UnexpectedClaim, "{name}");
     }
 }
 
@@ -350,11 +299,7 @@ fn every_claim_with_a_wrong_type_or_form_is_named() {
         let token = device.sign_edited(&claims(), |p| {
             p.insert(name.into(), value.clone());
         });
-        assert_eq!(
-            malformed(&token, &registry),
-            Malformed::InvalidClaim(name),
-            "{name} = {value}"
-        );
+        assert_eq!(malformed(&token, &registry), Malformed::InvalidClaim(name), "{name} = {value}");
     }
 }
 
@@ -366,11 +311,7 @@ fn signature_of_the_wrong_length() {
     let (input, _) = token.rsplit_once('.').expect("three segments");
     for len in [0usize, 1, 32, 63, 65, 128] {
         let bad = format!("{input}.{}", b64(&vec![0u8; len]));
-        assert_eq!(
-            malformed(&bad, &registry),
-            Malformed::SignatureLength,
-            "{len}"
-        );
+        assert_eq!(malformed(&bad, &registry), Malformed::SignatureLength, "{len}");
     }
 }
 
@@ -400,20 +341,13 @@ fn any_algorithm_but_eddsa_is_rejected_first() {
             let token = signer.sign_with_header(&claims(), |h| {
                 h.insert("alg".into(), alg.clone());
             });
-            assert_eq!(
-                verify(&token, &registry).unwrap_err(),
-                VerifyError::UnsupportedAlgorithm,
-                "{alg}"
-            );
+            assert_eq!(verify(&token, &registry).unwrap_err(), VerifyError::UnsupportedAlgorithm, "{alg}");
         }
     }
     let token = device.sign_with_header(&claims(), |h| {
         h.remove("alg");
     });
-    assert_eq!(
-        verify(&token, &registry).unwrap_err(),
-        VerifyError::UnsupportedAlgorithm
-    );
+    assert_eq!(verify(&token, &registry).unwrap_err(), VerifyError::UnsupportedAlgorithm);
 
     // An unsecured JWS (`alg: none`, empty signature) is refused before the signature is read,
     // even with otherwise junk header parameters.
@@ -424,10 +358,7 @@ fn any_algorithm_but_eddsa_is_rejected_first() {
         b64(&serde_json::to_vec(&header).expect("json")),
         b64(&serde_json::to_vec(&payload).expect("json"))
     );
-    assert_eq!(
-        verify(&token, &registry).unwrap_err(),
-        VerifyError::UnsupportedAlgorithm
-    );
+    assert_eq!(verify(&token, &registry).unwrap_err(), VerifyError::UnsupportedAlgorithm);
 }
 
 #[test]
@@ -444,10 +375,7 @@ fn hmac_keyed_with_the_public_key_is_rejected() {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &device.public_key());
     let tag = ring::hmac::sign(&key, input.as_bytes());
     let token = format!("{input}.{}", b64(tag.as_ref()));
-    assert_eq!(
-        verify(&token, &registry).unwrap_err(),
-        VerifyError::UnsupportedAlgorithm
-    );
+    assert_eq!(verify(&token, &registry).unwrap_err(), VerifyError::UnsupportedAlgorithm);
 }
 
 #[test]
@@ -458,11 +386,7 @@ fn wrong_token_type() {
         let token = device.sign_with_header(&claims(), |h| {
             h.insert("typ".into(), json!(typ));
         });
-        assert_eq!(
-            verify(&token, &registry).unwrap_err(),
-            VerifyError::WrongTokenType,
-            "{typ}"
-        );
+        assert_eq!(verify(&token, &registry).unwrap_err(), VerifyError::WrongTokenType, "{typ}");
     }
 }
 
@@ -474,18 +398,8 @@ fn unknown_key() {
     let stranger = Device::new();
     let registry = registry_of(&[&device]);
     let token = stranger.key.sign(&claims());
-    assert_eq!(
-        verify(&token, &registry).unwrap_err(),
-        VerifyError::UnknownKey {
-            kid: stranger.kid()
-        }
-    );
-    assert_eq!(
-        verify(&token, &Registry::new()).unwrap_err(),
-        VerifyError::UnknownKey {
-            kid: stranger.kid()
-        }
-    );
+    assert_eq!(verify(&token, &registry).unwrap_err(), VerifyError::UnknownKey { kid: stranger.kid() });
+    assert_eq!(verify(&token, &Registry::new()).unwrap_err(), VerifyError::UnknownKey { kid: stranger.kid() });
 }
 
 #[test]
@@ -495,10 +409,7 @@ fn revoked_key() {
     let token = device.key.sign(&claims());
     assert!(verify(&token, &registry).is_ok());
     registry.revoke(&device.kid()).expect("registered");
-    assert_eq!(
-        verify(&token, &registry).unwrap_err(),
-        VerifyError::RevokedKey { kid: device.kid() }
-    );
+    assert_eq!(verify(&token, &registry).unwrap_err(), VerifyError::RevokedKey { kid: device.kid() });
 }
 
 #[test]
@@ -510,30 +421,17 @@ fn bad_signature() {
     let mut payload = impostor.payload(&claims());
     payload["iss"] = json!(device.kid().as_str());
     let token = impostor.sign_values(&device.header(), &payload);
-    assert_eq!(
-        verify(&token, &registry).unwrap_err(),
-        VerifyError::BadSignature { kid: device.kid() }
-    );
+    assert_eq!(verify(&token, &registry).unwrap_err(), VerifyError::BadSignature { kid: device.kid() });
     // The right key, but the signature of another token.
     let a = device.key.sign(&claims());
     let mut other = claims();
     other.counter = 2;
     let b = device.key.sign(&other);
-    let spliced = format!(
-        "{}.{}",
-        a.rsplit_once('.').expect("3").0,
-        b.rsplit_once('.').expect("3").1
-    );
-    assert_eq!(
-        verify(&spliced, &registry).unwrap_err(),
-        VerifyError::BadSignature { kid: device.kid() }
-    );
+    let spliced = format!("{}.{}", a.rsplit_once('.').expect("3").0, b.rsplit_once('.').expect("3").1);
+    assert_eq!(verify(&spliced, &registry).unwrap_err(), VerifyError::BadSignature { kid: device.kid() });
     // All-zero signature.
     let zeros = format!("{}.{}", a.rsplit_once('.').expect("3").0, b64(&[0u8; 64]));
-    assert_eq!(
-        verify(&zeros, &registry).unwrap_err(),
-        VerifyError::BadSignature { kid: device.kid() }
-    );
+    assert_eq!(verify(&zeros, &registry).unwrap_err(), VerifyError::BadSignature { kid: device.kid() });
 }
 
 // ---- Claims against the registry and the expectations ------------------------------------------
@@ -547,10 +445,7 @@ fn issuer_must_be_the_header_kid() {
         let token = device.sign_edited(&claims(), |p| {
             p.insert("iss".into(), iss);
         });
-        assert_eq!(
-            verify(&token, &registry).unwrap_err(),
-            VerifyError::IssuerMismatch { kid: device.kid() }
-        );
+        assert_eq!(verify(&token, &registry).unwrap_err(), VerifyError::IssuerMismatch { kid: device.kid() });
     }
 }
 
@@ -584,9 +479,7 @@ fn device_must_be_registered_with_the_expected_fleet() {
     // the token is addressed to fleet-7.
     let device = Device::new();
     let mut registry = Registry::new();
-    registry
-        .add(device.public_key(), DRIVER, "fleet-8")
-        .expect("fresh");
+    registry.add(device.public_key(), DRIVER, "fleet-8").expect("fresh");
     assert_eq!(
         verify(&device.key.sign(&claims()), &registry).unwrap_err(),
         VerifyError::DeviceNotInFleet { kid: device.kid() }
@@ -598,12 +491,7 @@ fn nonce_must_match_the_challenge() {
     let device = Device::new();
     let registry = registry_of(&[&device]);
     let mut claims = claims();
-    for nonce in [
-        format!("{NONCE}x"),
-        NONCE[1..].to_owned(),
-        NONCE.to_lowercase(),
-        String::new(),
-    ] {
+    for nonce in [format!("{NONCE}x"), NONCE[1..].to_owned(), NONCE.to_lowercase(), String::new()] {
         claims.nonce = nonce;
         assert_eq!(
             verify(&device.key.sign(&claims), &registry).unwrap_err(),
@@ -631,31 +519,17 @@ fn issued_at_must_be_within_the_skew_window() {
     };
     assert!(at(NOW - SKEW).is_ok());
     assert!(at(NOW + SKEW).is_ok());
-    assert_eq!(
-        at(NOW - SKEW - 1).unwrap_err(),
-        VerifyError::Stale { kid: device.kid() }
-    );
+    assert_eq!(at(NOW - SKEW - 1).unwrap_err(), VerifyError::Stale { kid: device.kid() });
     assert_eq!(at(0).unwrap_err(), VerifyError::Stale { kid: device.kid() });
-    assert_eq!(
-        at(NOW + SKEW + 1).unwrap_err(),
-        VerifyError::IssuedInFuture { kid: device.kid() }
-    );
-    assert_eq!(
-        at(u64::MAX).unwrap_err(),
-        VerifyError::IssuedInFuture { kid: device.kid() }
-    );
+    assert_eq!(at(NOW + SKEW + 1).unwrap_err(), VerifyError::IssuedInFuture { kid: device.kid() });
+    assert_eq!(at(u64::MAX).unwrap_err(), VerifyError::IssuedInFuture { kid: device.kid() });
 }
 
 #[test]
 fn the_window_saturates_at_the_ends_of_time() {
     let device = Device::new();
     let registry = registry_of(&[&device]);
-    for (now, iat) in [
-        (0, 0),
-        (10, 0),
-        (u64::MAX, u64::MAX),
-        (u64::MAX - 1, u64::MAX),
-    ] {
+    for (now, iat) in [(0, 0), (10, 0), (u64::MAX, u64::MAX), (u64::MAX - 1, u64::MAX)] {
         let mut claims = claims();
         claims.issued_at = iat;
         let mut expected = expected();
@@ -676,18 +550,9 @@ fn counter_must_increase() {
     assert!(check(None).is_ok());
     assert!(check(Some(4)).is_ok());
     assert!(check(Some(0)).is_ok());
-    assert_eq!(
-        check(Some(5)).unwrap_err(),
-        VerifyError::CounterNotIncreasing { kid: device.kid() }
-    );
-    assert_eq!(
-        check(Some(6)).unwrap_err(),
-        VerifyError::CounterNotIncreasing { kid: device.kid() }
-    );
-    assert_eq!(
-        check(Some(u64::MAX)).unwrap_err(),
-        VerifyError::CounterNotIncreasing { kid: device.kid() }
-    );
+    assert_eq!(check(Some(5)).unwrap_err(), VerifyError::CounterNotIncreasing { kid: device.kid() });
+    assert_eq!(check(Some(6)).unwrap_err(), VerifyError::CounterNotIncreasing { kid: device.kid() });
+    assert_eq!(check(Some(u64::MAX)).unwrap_err(), VerifyError::CounterNotIncreasing { kid: device.kid() });
     // Counter zero is accepted for a device never seen.
     claims.counter = 0;
     assert!(verify_attestation(device.key.sign(&claims), &registry, &expected(), None).is_ok());
@@ -699,9 +564,7 @@ fn checks_run_in_the_documented_order() {
     // reveals the next one.
     let device = Device::new();
     let mut registry = Registry::new();
-    registry
-        .add(device.public_key(), "driver-else", "fleet-8")
-        .expect("fresh");
+    registry.add(device.public_key(), "driver-else", "fleet-8").expect("fresh");
     let mut claims = claims();
     claims.fleet = "fleet-9".into();
     claims.nonce = "stale-nonce".into();
@@ -710,16 +573,11 @@ fn checks_run_in_the_documented_order() {
     let kid = device.kid();
     let mut got = vec![];
     let mut step = |registry: &Registry, claims: &Claims| {
-        got.push(
-            verify_attestation(device.key.sign(claims), registry, &expected(), Some(1))
-                .unwrap_err(),
-        );
+        got.push(verify_attestation(device.key.sign(claims), registry, &expected(), Some(1)).unwrap_err());
     };
     step(&registry, &claims);
     let mut registry2 = Registry::new();
-    registry2
-        .add(device.public_key(), DRIVER, "fleet-8")
-        .expect("fresh");
+    registry2.add(device.public_key(), DRIVER, "fleet-8").expect("fresh");
     step(&registry2, &claims);
     claims.fleet = FLEET.into();
     step(&registry2, &claims);
@@ -746,21 +604,10 @@ fn checks_run_in_the_documented_order() {
 fn error_messages_carry_no_token_content_beyond_the_kid() {
     let device = Device::new();
     let registry = registry_of(&[&device]);
-    let secretish = [
-        "driver-42",
-        "fleet-7",
-        NONCE,
-        BLOCK,
-        POLICY,
-        VERSION,
-        "driver-43",
-        "fleet-8",
-    ];
+    let secretish = ["driver-42", "fleet-7", NONCE, BLOCK, POLICY, VERSION, "driver-43", "fleet-8"];
     let mut errors = vec![];
     let mut push = |claims: Claims, last: Option<u64>| {
-        errors.push(
-            verify_attestation(device.key.sign(&claims), &registry, &expected(), last).unwrap_err(),
-        );
+        errors.push(verify_attestation(device.key.sign(&claims), &registry, &expected(), last).unwrap_err());
     };
     let mut c = claims();
     c.driver = "driver-43".into();
@@ -830,10 +677,7 @@ fn error_messages_carry_no_token_content_beyond_the_kid() {
             assert!(!shown.contains(s), "{shown:?} contains {s:?}");
         }
         match error.key_id() {
-            Some(kid) => assert!(
-                shown.contains(kid.as_str()),
-                "{shown:?} should name the key"
-            ),
+            Some(kid) => assert!(shown.contains(kid.as_str()), "{shown:?} should name the key"),
             None => assert!(!shown.contains(device.kid().as_str())),
         }
     }

@@ -6,8 +6,8 @@
 //! nowhere else), the clock is a constant, so a corpus file verifies the same way every time.
 
 use facecheck_attest::{
-    verify_attestation, verify_registration, CounterState, Expectations, KeyId,
-    RegistrationExpectations, Registry, VerifiedAttestation, VerifyError,
+    verify_attestation, verify_registration, CounterState, Expectations, KeyId, RegistrationExpectations, Registry,
+    VerifiedAttestation, VerifyError,
 };
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use std::sync::OnceLock;
@@ -43,11 +43,7 @@ pub fn key_pair(seed: &[u8; 32]) -> Ed25519KeyPair {
 
 /// The raw public key for one of the seeds above.
 pub fn public_key(seed: &[u8; 32]) -> [u8; 32] {
-    key_pair(seed)
-        .public_key()
-        .as_ref()
-        .try_into()
-        .expect("Ed25519 public keys are 32 bytes")
+    key_pair(seed).public_key().as_ref().try_into().expect("Ed25519 public keys are 32 bytes")
 }
 
 /// The key id for one of the seeds above.
@@ -63,27 +59,16 @@ pub fn registry() -> &'static Registry {
 
 fn build_registry() -> Registry {
     let mut registry = Registry::new();
-    registry
-        .add(public_key(&DEVICE_SEED), DRIVER, FLEET)
-        .expect("fresh registry");
-    let revoked = registry
-        .add(public_key(&REVOKED_SEED), DRIVER, FLEET)
-        .expect("fresh registry");
+    registry.add(public_key(&DEVICE_SEED), DRIVER, FLEET).expect("fresh registry");
+    let revoked = registry.add(public_key(&REVOKED_SEED), DRIVER, FLEET).expect("fresh registry");
     registry.revoke(&revoked).expect("just added");
-    registry
-        .add(public_key(&OTHER_FLEET_SEED), DRIVER, OTHER_FLEET)
-        .expect("fresh registry");
+    registry.add(public_key(&OTHER_FLEET_SEED), DRIVER, OTHER_FLEET).expect("fresh registry");
     registry
 }
 
 /// What the harness expects of an attestation.
 pub fn expectations() -> Expectations<'static> {
-    Expectations {
-        fleet: FLEET,
-        nonce: NONCE,
-        now_unix: NOW,
-        skew_secs: SKEW,
-    }
+    Expectations { fleet: FLEET, nonce: NONCE, now_unix: NOW, skew_secs: SKEW }
 }
 
 /// Runs `data` through every token parser in the crate, returns the attestation verdict.
@@ -113,17 +98,9 @@ pub fn verify_token(data: &[u8]) -> Result<VerifiedAttestation, VerifyError> {
 
     let registration = verify_registration(
         data,
-        &RegistrationExpectations {
-            fleet: FLEET,
-            driver: None,
-            now_unix: NOW,
-            skew_secs: SKEW,
-        },
+        &RegistrationExpectations { fleet: FLEET, driver: None, now_unix: NOW, skew_secs: SKEW },
     );
-    assert!(
-        !(verdict.is_ok() && registration.is_ok()),
-        "a token cannot be both an attestation and a registration"
-    );
+    assert!(!(verdict.is_ok() && registration.is_ok()), "a token cannot be both an attestation and a registration");
     // Error messages never echo the token beyond its key id, whatever it holds.
     if let Err(e) = &verdict {
         let mut shown = e.to_string();

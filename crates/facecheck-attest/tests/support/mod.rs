@@ -5,9 +5,7 @@ pub mod fuzz_harness;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use facecheck_attest::{
-    Claims, DeviceKey, Expectations, KeyId, ManifestDigest, Outcome, Registry, ATTESTATION_TYPE,
-};
+use facecheck_attest::{Claims, DeviceKey, Expectations, KeyId, ManifestDigest, Outcome, Registry, ATTESTATION_TYPE};
 use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
 use serde_json::{json, Map, Value};
@@ -50,21 +48,15 @@ impl Device {
 
     /// The payload the crate writes for `claims`, as a JSON value.
     pub fn payload(&self, claims: &Claims) -> Value {
-        let mut map = serde_json::to_value(claims)
-            .expect("claims serialize")
-            .as_object()
-            .expect("claims are an object")
-            .clone();
+        let mut map =
+            serde_json::to_value(claims).expect("claims serialize").as_object().expect("claims are an object").clone();
         map.insert("iss".into(), Value::String(self.kid().to_string()));
         Value::Object(map)
     }
 
     /// Signs arbitrary header and payload JSON values with this key.
     pub fn sign_values(&self, header: &Value, payload: &Value) -> String {
-        self.sign_bytes(
-            &serde_json::to_vec(header).expect("json"),
-            &serde_json::to_vec(payload).expect("json"),
-        )
+        self.sign_bytes(&serde_json::to_vec(header).expect("json"), &serde_json::to_vec(payload).expect("json"))
     }
 
     /// Signs arbitrary header and payload bytes with this key.
@@ -73,22 +65,14 @@ impl Device {
     }
 
     /// Signs `claims` with a payload edited by `edit` (claims are a JSON object).
-    pub fn sign_edited(
-        &self,
-        claims: &Claims,
-        edit: impl FnOnce(&mut Map<String, Value>),
-    ) -> String {
+    pub fn sign_edited(&self, claims: &Claims, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
         let mut payload = self.payload(claims);
         edit(payload.as_object_mut().expect("object"));
         self.sign_values(&self.header(), &payload)
     }
 
     /// Signs `claims` with a header edited by `edit`.
-    pub fn sign_with_header(
-        &self,
-        claims: &Claims,
-        edit: impl FnOnce(&mut Map<String, Value>),
-    ) -> String {
+    pub fn sign_with_header(&self, claims: &Claims, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
         let mut header = self.header();
         edit(header.as_object_mut().expect("object"));
         self.sign_values(&header, &self.payload(claims))
@@ -107,9 +91,7 @@ pub fn b64(bytes: &[u8]) -> String {
 }
 
 pub fn unb64(text: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD
-        .decode(text)
-        .expect("test input is base64url")
+    URL_SAFE_NO_PAD.decode(text).expect("test input is base64url")
 }
 
 /// Splits a token into its decoded header, decoded payload and the signature segment.
@@ -144,21 +126,14 @@ pub fn claims() -> Claims {
 }
 
 pub fn expected() -> Expectations<'static> {
-    Expectations {
-        fleet: FLEET,
-        nonce: NONCE,
-        now_unix: NOW,
-        skew_secs: SKEW,
-    }
+    Expectations { fleet: FLEET, nonce: NONCE, now_unix: NOW, skew_secs: SKEW }
 }
 
 /// A registry holding each device for `DRIVER` in `FLEET`.
 pub fn registry_of(devices: &[&Device]) -> Registry {
     let mut registry = Registry::new();
     for device in devices {
-        registry
-            .add(device.public_key(), DRIVER, FLEET)
-            .expect("distinct fresh keys");
+        registry.add(device.public_key(), DRIVER, FLEET).expect("distinct fresh keys");
     }
     registry
 }
