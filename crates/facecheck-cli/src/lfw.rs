@@ -44,7 +44,8 @@ pub fn parse_pairs(text: &str) -> Result<PairsFile, String> {
     for fold in 0..folds {
         let mut pairs = Vec::with_capacity(2 * per_class);
         for i in 0..2 * per_class {
-            let line = lines.next().ok_or_else(|| format!("fold {fold}: expected {} pairs, found {i}", 2 * per_class))?;
+            let line =
+                lines.next().ok_or_else(|| format!("fold {fold}: expected {} pairs, found {i}", 2 * per_class))?;
             let f: Vec<&str> = line.split_whitespace().collect();
             let num = |s: &str| s.parse::<u32>().map_err(|_| format!("bad image number in `{line}`"));
             let pair = match f[..] {
@@ -140,6 +141,10 @@ pub struct Report {
     pub tar_at_far_1e3: f64,
     /// Distance threshold(s) used: one per fold.
     pub thresholds: Vec<f64>,
+    /// With train pairs: the distance threshold whose false-match rate on the train pairs is at most the target
+    /// (`--target-fmr`), and the false-match and false-non-match rates it gives on the test pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_target_fmr: Option<RatesAtThreshold>,
     /// Images with no face found (their pairs are decided "different").
     pub no_face: usize,
     /// Mean milliseconds per image.
@@ -150,9 +155,35 @@ pub struct Report {
     pub pairs: usize,
 }
 
+/// A threshold chosen for a false-match rate, and what it gives on held-out pairs.
+#[derive(Debug, serde::Serialize)]
+pub struct RatesAtThreshold {
+    /// The target false-match rate.
+    pub target_fmr: f64,
+    /// The distance threshold chosen on the train pairs.
+    pub distance: f64,
+    /// False-match rate on the test pairs.
+    pub fmr: f64,
+    /// False-non-match rate on the test pairs.
+    pub fnmr: f64,
+}
+
+fn rates(trials: &[Trial], score_threshold: f64) -> (f64, f64) {
+    let count = |genuine: bool| trials.iter().filter(|t| t.genuine == genuine).count().max(1) as f64;
+    let false_matches = trials.iter().filter(|t| !t.genuine && t.score >= score_threshold).count() as f64;
+    let false_non_matches = trials.iter().filter(|t| t.genuine && t.score < score_threshold).count() as f64;
+    (false_matches / count(false), false_non_matches / count(true))
+}
+
 /// Runs the protocol: with `train`, thresholds from the train pairs and accuracy on `test`; otherwise `test` must be
 /// the 10-fold file, each fold scored with the threshold chosen on the other nine.
-pub fn evaluate(engine: &Engine, images: &Path, test: &PairsFile, train: Option<&PairsFile>) -> Result<(Report, Vec<Trial>), String> {
+pub fn evaluate(
+    engine: &Engine,
+    images: &Path,
+    test: &PairsFile,
+    train: Option<&PairsFile>,
+    target_fmr: f64,
+) -> Result<(Report, Vec<Trial>), String> {
     let all_test: Vec<Pair> = test.folds.concat();
     let mut needed: Vec<&Pair> = all_test.iter().collect();
     if let Some(train) = train {
@@ -161,23 +192,28 @@ pub fn evaluate(engine: &Engine, images: &Path, test: &PairsFile, train: Option<
         return Err("a single-fold pairs file needs --train-pairs to choose the threshold".into());
     }
     let embedded = embed_all(engine, images, &needed)?;
-    let (mut accuracies, mut thresholds) = (Vec::new(), Vec::new());
+    let trials = embedded.trials(&all_test);
+    let (mut accuracies, mut thresholds, mut at_target_fmr) = (Vec::new(), Vec::new(), None);
     match train {
         Some(train) => {
-            let threshold = metrics::best_accuracy_threshold(&embedded.trials(&train.folds.concat()));
-            accuracies.push(metrics::accuracy(&embedded.trials(&all_test), threshold));
+            let train_trials = embedded.trials(&train.folds.concat());
+            let threshold = metrics::best_accuracy_threshold(&train_trials);
+            accuracies.push(metrics::accuracy(&trials, threshold));
             thresholds.push(-threshold);
+            let at_fmr = metrics::threshold_at_far(&train_trials, target_fmr);
+            let (fmr, fnmr) = rates(&trials, at_fmr);
+            at_target_fmr = Some(RatesAtThreshold { target_fmr, distance: -at_fmr, fmr, fnmr });
         }
         None => {
             for (k, fold) in test.folds.iter().enumerate() {
-                let others: Vec<Pair> = test.folds.iter().enumerate().filter(|(j, _)| *j != k).flat_map(|(_, f)| f.clone()).collect();
+                let others: Vec<Pair> =
+                    test.folds.iter().enumerate().filter(|(j, _)| *j != k).flat_map(|(_, f)| f.clone()).collect();
                 let threshold = metrics::best_accuracy_threshold(&embedded.trials(&others));
                 accuracies.push(metrics::accuracy(&embedded.trials(fold), threshold));
                 thresholds.push(-threshold);
             }
         }
     }
-    let trials = embedded.trials(&all_test);
     let (accuracy, accuracy_std) = metrics::mean_std(&accuracies);
     let report = Report {
         accuracy,
@@ -185,6 +221,7 @@ pub fn evaluate(engine: &Engine, images: &Path, test: &PairsFile, train: Option<
         auc: metrics::auc(&trials),
         tar_at_far_1e3: metrics::tar_at_far(&trials, 1e-3),
         thresholds,
+        at_target_fmr,
         no_face: embedded.no_face.len(),
         ms_per_image_mean: metrics::mean_std(&embedded.ms).0,
         ms_per_image_median: metrics::median(&embedded.ms),

@@ -1,8 +1,15 @@
-//! `facecheck`: the desktop command for Facecheck — compare and detect faces, evaluate on LFW, run the demo.
+//! `facecheck`: the desktop command for Facecheck — compare and detect faces, evaluate on LFW, run the demo;
+//! enroll, check in and erase on a device vault (`device`), and keep the fleet's registry and verify attestations
+//! (`fleet`).
 
+mod device;
 mod draw;
+mod files;
+mod fleet;
+mod gates;
 mod lfw;
 mod metrics;
+mod pad;
 
 use clap::{Parser, Subcommand};
 use facecheck::{decode_image, Engine, FaceChoice};
@@ -40,6 +47,11 @@ enum Command {
         #[arg(long)]
         draw: Option<PathBuf>,
     },
+    /// Run the quality gates and the liveness check on a photo: the decision, the reason, the liveness scores.
+    Liveness {
+        /// The photo (JPEG or PNG).
+        image: PathBuf,
+    },
     /// Evaluate on a benchmark.
     Eval {
         #[command(subcommand)]
@@ -51,10 +63,57 @@ enum Command {
         #[arg(long, default_value = SAMPLES_DIR)]
         samples: PathBuf,
     },
+    /// Write a new random vault key (key-encryption key) to a file readable by its owner only.
+    Keygen(device::KeygenArgs),
+    /// Enroll a driver from 3 to 5 selfies: create the vault and device key, print the registration statement.
+    Enroll(device::EnrollArgs),
+    /// Check in for a block: print the signed attestation on stdout and the result on stderr.
+    Checkin(device::CheckinArgs),
+    /// Erase the enrolled face and print the signed erasure receipt.
+    Erase(device::EraseArgs),
+    /// Show a vault's state as JSON: enrolled, lock-out, retention deadline, device key id.
+    Status(device::StatusArgs),
+    /// Manage the fleet's registry of device keys.
+    #[command(subcommand)]
+    Registry(fleet::RegistryCommand),
+    /// Verify check-in attestations and erasure receipts.
+    #[command(subcommand)]
+    Attest(fleet::AttestCommand),
 }
 
 #[derive(Subcommand)]
 enum Benchmark {
+    /// Presentation-attack detection: APCER, BPCER and ROC AUC on folders of live and attack photos.
+    Pad {
+        /// Folder of live (bona fide) photos, walked recursively.
+        #[arg(long)]
+        live: PathBuf,
+        /// Folder of attack photos (printed photos, screens), walked recursively.
+        #[arg(long)]
+        spoof: PathBuf,
+        /// Also choose a threshold for this BPCER on these photos and report its rates (how the manifest's
+        /// liveness threshold is chosen).
+        #[arg(long, default_value_t = 0.01)]
+        target_bpcer: f64,
+        /// Print the results as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Write the DET curve (BPCER against APCER, linear axes) as a PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
+    /// Capture-quality gates: how many photos of a folder (walked recursively) they reject, and why.
+    Quality {
+        /// Folder of photos.
+        #[arg(long)]
+        images: PathBuf,
+        /// Print the results as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Also list each rejected photo and its failing gates on stderr.
+        #[arg(long)]
+        list_rejected: bool,
+    },
     /// LFW face verification (View 1 dev pairs, or the 10-fold pairs.txt).
     Lfw {
         /// Folder holding `<Person>/<Person>_NNNN.jpg`.
@@ -69,7 +128,12 @@ enum Benchmark {
         /// Print the results as one JSON object.
         #[arg(long)]
         json: bool,
-        /// Write the ROC curve (true accept rate against false accept rate) as a PNG.
+        /// With --train-pairs: also choose a threshold for this false-match rate on the train pairs and report
+        /// its rates on the test pairs (how the manifest threshold is chosen).
+        #[arg(long, default_value_t = 1e-3)]
+        target_fmr: f64,
+        /// Write the ROC curve as a PNG: true accept rate (0 to 1, upwards) against false accept rate on a log axis
+        /// (1e-3, 1e-2, 1e-1 and 1 at 0, 1/3, 2/3 and all of the width).
         #[arg(long)]
         plot: Option<PathBuf>,
     },
@@ -98,7 +162,9 @@ fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Compare { a, b } => {
             let engine = load_engine(&cli.models)?;
-            let embed = |p: &Path| engine.embed_image(&read(p)?, FaceChoice::Largest).map_err(|e| format!("{}: {e}", p.display()));
+            let embed = |p: &Path| {
+                engine.embed_image(&read(p)?, FaceChoice::Largest).map_err(|e| format!("{}: {e}", p.display()))
+            };
             let c = engine.compare(&embed(&a)?, &embed(&b)?);
             let verdict = if c.is_match { "match" } else { "no match" };
             println!("{verdict} (distance {:.4}, threshold {:.4})", c.distance, c.threshold);
@@ -116,14 +182,21 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Eval { benchmark: Benchmark::Lfw { images, pairs, train_pairs, json, plot } } => {
-            let parse = |p: &Path| lfw::parse_pairs(&String::from_utf8_lossy(&read(p)?)).map_err(|e| format!("{}: {e}", p.display()));
+        Command::Eval { benchmark: Benchmark::Lfw { images, pairs, train_pairs, target_fmr, json, plot } } => {
+            let parse = |p: &Path| {
+                lfw::parse_pairs(&String::from_utf8_lossy(&read(p)?)).map_err(|e| format!("{}: {e}", p.display()))
+            };
             let test = parse(&pairs)?;
             let train = train_pairs.as_deref().map(parse).transpose()?;
             let engine = load_engine(&cli.models)?;
-            let (report, trials) = lfw::evaluate(&engine, &images, &test, train.as_ref())?;
+            let (report, trials) = lfw::evaluate(&engine, &images, &test, train.as_ref(), target_fmr)?;
             if let Some(out) = plot {
-                draw::curve(&metrics::roc(&trials)).save(&out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+                // FAR on a log axis, 1e-3 at the left edge to 1 at the right: where verification thresholds live.
+                let log_far: Vec<(f64, f64)> = metrics::roc(&trials)
+                    .iter()
+                    .map(|&(far, tar)| ((far.max(1e-3).log10() + 3.0) / 3.0, tar))
+                    .collect();
+                draw::curve(&log_far).save(&out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("serialisable"));
@@ -133,12 +206,66 @@ fn run(cli: Cli) -> Result<(), String> {
                 println!("ROC AUC: {:.5}", report.auc);
                 println!("TAR at FAR=1e-3: {:.2} %", 100.0 * report.tar_at_far_1e3);
                 println!("distance threshold(s): {:?}", report.thresholds);
+                if let Some(r) = &report.at_target_fmr {
+                    println!(
+                        "threshold for FMR {:e} on the train pairs: {:.4}; on the test pairs FMR {:.2} %, FNMR {:.2} %",
+                        r.target_fmr,
+                        r.distance,
+                        100.0 * r.fmr,
+                        100.0 * r.fnmr
+                    );
+                }
                 println!("images with no face: {}", report.no_face);
-                println!("ms per image: mean {:.1}, median {:.1}", report.ms_per_image_mean, report.ms_per_image_median);
+                println!(
+                    "ms per image: mean {:.1}, median {:.1}",
+                    report.ms_per_image_mean, report.ms_per_image_median
+                );
+            }
+            Ok(())
+        }
+        Command::Liveness { image } => pad::liveness(&load_engine(&cli.models)?, &image),
+        Command::Eval { benchmark: Benchmark::Pad { live, spoof, target_bpcer, json, plot } } => {
+            if !(0.0..1.0).contains(&target_bpcer) {
+                return Err("--target-bpcer must be in [0, 1)".into());
+            }
+            let engine = load_engine(&cli.models)?;
+            let (report, trials) = pad::evaluate(&engine, &live, &spoof, target_bpcer)?;
+            if let Some(out) = plot {
+                draw::curve(&pad::det_points(&trials))
+                    .save(&out)
+                    .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("serialisable"));
+            } else {
+                pad::print(&report);
+            }
+            Ok(())
+        }
+        Command::Eval { benchmark: Benchmark::Quality { images, json, list_rejected } } => {
+            let engine = load_engine(&cli.models)?;
+            let (report, rejected) = gates::evaluate(&engine, &images)?;
+            if list_rejected {
+                for r in &rejected {
+                    let codes: Vec<&str> = r.issues.iter().map(|i| i.code()).collect();
+                    eprintln!("{}: {}", r.path.display(), codes.join(", "));
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("serialisable"));
+            } else {
+                gates::print(&report);
             }
             Ok(())
         }
         Command::Demo { samples } => demo(&cli.models, &samples),
+        Command::Keygen(args) => device::keygen(args),
+        Command::Enroll(args) => device::enroll(&cli.models, args),
+        Command::Checkin(args) => device::checkin(&cli.models, args),
+        Command::Erase(args) => device::erase(args),
+        Command::Status(args) => device::status(args),
+        Command::Registry(command) => fleet::registry(command),
+        Command::Attest(command) => fleet::attest(command),
     }
 }
 
@@ -154,7 +281,10 @@ fn demo(models: &Path, samples: &Path) -> Result<(), String> {
         let c = engine.compare(&enrolled, &embed(name)?);
         let verdict = if c.is_match { "MATCH" } else { "NO MATCH" };
         println!("obama.jpg vs {name} ({who}): {verdict}");
-        println!("  distance between the face embeddings {:.3}; faces closer than {:.3} are taken as the same person.\n", c.distance, c.threshold);
+        println!(
+            "  distance between the face embeddings {:.3}; faces closer than {:.3} are taken as the same person.\n",
+            c.distance, c.threshold
+        );
     }
     println!("Each photo was decoded, its faces found (YuNet), the largest aligned on five landmarks and embedded");
     println!("(dlib ResNet-29, int8 weights); the threshold comes from models/manifest.json.");

@@ -27,14 +27,17 @@ pub fn best_accuracy_threshold(trials: &[Trial]) -> f64 {
     candidates.extend(scores.windows(2).map(|w| (w[0] + w[1]) / 2.0));
     candidates.push(f64::INFINITY);
     // Ties go to the first (lowest) threshold: deterministic.
-    candidates.into_iter().fold((f64::NEG_INFINITY, -1.0), |best, t| {
-        let a = accuracy(trials, t);
-        if a > best.1 {
-            (t, a)
-        } else {
-            best
-        }
-    }).0
+    candidates
+        .into_iter()
+        .fold((f64::NEG_INFINITY, -1.0), |best, t| {
+            let a = accuracy(trials, t);
+            if a > best.1 {
+                (t, a)
+            } else {
+                best
+            }
+        })
+        .0
 }
 
 /// `(false accept rate, true accept rate)` points of the ROC, from the strictest threshold to the loosest.
@@ -72,6 +75,42 @@ pub fn tar_at_far(trials: &[Trial], far: f64) -> f64 {
 /// False accept rate at the strictest threshold whose true accept rate is at least `tar`.
 pub fn far_at_tar(trials: &[Trial], tar: f64) -> f64 {
     roc(trials).iter().filter(|(_, t)| *t >= tar - 1e-12).map(|(f, _)| *f).fold(1.0, f64::min)
+}
+
+/// The strictest-but-one score threshold ("genuine when score >= threshold") that lets at most `far` of the
+/// impostor trials through: halfway between the impostor scores on either side of the allowed count.
+pub fn threshold_at_far(trials: &[Trial], far: f64) -> f64 {
+    let mut impostors: Vec<f64> = trials.iter().filter(|t| !t.genuine).map(|t| t.score).collect();
+    impostors.sort_by(|a, b| b.total_cmp(a));
+    let allowed = (far * impostors.len() as f64).floor() as usize;
+    match (allowed.checked_sub(1).and_then(|i| impostors.get(i)), impostors.get(allowed)) {
+        (Some(&accepted), Some(&rejected)) => (accepted + rejected) / 2.0,
+        (None, Some(&rejected)) => rejected + 1e-6,
+        _ => f64::NEG_INFINITY,
+    }
+}
+
+/// `(false accept rate, false reject rate)` when trials are accepted as genuine if `score >= threshold`: for
+/// presentation-attack detection, `(APCER, BPCER)`.
+pub fn error_rates(trials: &[Trial], threshold: f64) -> (f64, f64) {
+    let count = |genuine: bool| trials.iter().filter(|t| t.genuine == genuine).count().max(1) as f64;
+    let accepted_impostors = trials.iter().filter(|t| !t.genuine && t.score >= threshold).count() as f64;
+    let rejected_genuine = trials.iter().filter(|t| t.genuine && t.score < threshold).count() as f64;
+    (accepted_impostors / count(false), rejected_genuine / count(true))
+}
+
+/// The loosest-but-one score threshold ("genuine when score >= threshold") that rejects at most `frr` of the
+/// genuine trials: halfway between the genuine scores on either side of the allowed count; the lowest genuine score
+/// when none may be rejected.
+pub fn threshold_at_frr(trials: &[Trial], frr: f64) -> f64 {
+    let mut genuine: Vec<f64> = trials.iter().filter(|t| t.genuine).map(|t| t.score).collect();
+    genuine.sort_by(f64::total_cmp);
+    let allowed = (frr * genuine.len() as f64 + 1e-9).floor() as usize;
+    match (allowed.checked_sub(1).and_then(|i| genuine.get(i)), genuine.get(allowed)) {
+        (Some(&rejected), Some(&accepted)) => (rejected + accepted) / 2.0,
+        (None, Some(&accepted)) => accepted,
+        _ => f64::INFINITY,
+    }
 }
 
 /// Mean and population standard deviation.
@@ -119,8 +158,26 @@ mod tests {
         assert!((auc(&t) - 0.75).abs() < 1e-12);
         assert_eq!(tar_at_far(&t, 0.0), 0.5);
         assert_eq!(far_at_tar(&t, 1.0), 0.5);
+        assert!((threshold_at_far(&t, 0.5) - 0.4).abs() < 1e-12, "one of two impostors may pass");
+        assert!(threshold_at_far(&t, 0.0) > 0.7);
         assert_eq!(accuracy(&t, 0.8), 0.75);
         assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 1.0));
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+    }
+
+    #[test]
+    fn error_rates_and_the_threshold_for_a_false_reject_rate() {
+        // Genuine 0.2, 0.6, 0.9, 0.95; impostors 0.1, 0.3, 0.7.
+        let t = trials(&[0.9, 0.2, 0.95, 0.6], &[0.1, 0.7, 0.3]);
+        assert_eq!(error_rates(&t, 0.5), (1.0 / 3.0, 0.25));
+        assert_eq!(error_rates(&t, 0.2), (2.0 / 3.0, 0.0), "a score equal to the threshold is accepted");
+        assert_eq!(threshold_at_frr(&t, 0.0), 0.2);
+        assert!((threshold_at_frr(&t, 0.25) - 0.4).abs() < 1e-12, "one of four genuine may be rejected");
+        assert!((threshold_at_frr(&t, 0.3) - 0.4).abs() < 1e-12);
+        assert!((threshold_at_frr(&t, 0.5) - 0.75).abs() < 1e-12);
+        assert_eq!(threshold_at_frr(&t, 1.0), f64::INFINITY);
+        for frr in [0.0, 0.25, 0.5] {
+            assert!(error_rates(&t, threshold_at_frr(&t, frr)).1 <= frr);
+        }
     }
 }

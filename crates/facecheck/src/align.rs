@@ -8,7 +8,8 @@ use image::RgbImage;
 pub const ALIGNED_SIDE: u32 = 150;
 
 /// Where the five landmarks go in the 150x150 crop (dlib's face chip, padding 0.25; `scripts/PIPELINE.md`).
-pub const TEMPLATE: [(f32, f32); 5] = [(47.16, 44.77), (103.20, 44.91), (75.20, 78.15), (50.34, 103.25), (99.25, 103.39)];
+pub const TEMPLATE: [(f32, f32); 5] =
+    [(47.16, 44.77), (103.20, 44.91), (75.20, 78.15), (50.34, 103.25), (99.25, 103.39)];
 
 /// A similarity transform `q = [[a, -b], [b, a]] p + t`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,7 +36,7 @@ impl Similarity {
             cross += px * qy - py * qx;
             norm += px * px + py * py;
         }
-        if !(norm > f32::EPSILON) || !norm.is_finite() {
+        if !norm.is_finite() || norm <= f32::EPSILON {
             return None;
         }
         let (a, b) = (dot / norm, cross / norm);
@@ -55,7 +56,7 @@ impl Similarity {
     /// The inverse map, from template (crop) coordinates back to image coordinates.
     fn inverse(&self) -> Option<Affine> {
         let d = self.a * self.a + self.b * self.b;
-        if !(d > 0.0) {
+        if !d.is_finite() || d <= 0.0 {
             return None;
         }
         let (ia, ib) = (self.a / d, -self.b / d);

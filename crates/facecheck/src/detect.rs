@@ -117,14 +117,18 @@ impl Detector {
         let faces = self.detect_letterboxed(&letterbox)?;
         Ok(faces
             .into_iter()
-            .map(|f| Face { score: f.score, bbox: f.bbox.scaled(inv), landmarks: f.landmarks.map(|(x, y)| (x * inv, y * inv)) })
+            .map(|f| Face {
+                score: f.score,
+                bbox: f.bbox.scaled(inv),
+                landmarks: f.landmarks.map(|(x, y)| (x * inv, y * inv)),
+            })
             .collect())
     }
 
     /// Runs the network on a 320x320 letterboxed image and decodes its output, in letterbox coordinates.
     fn detect_letterboxed(&self, letterbox: &RgbImage) -> Result<Vec<Face>> {
         let side = DETECTOR_SIDE as usize;
-        let input = tract_ndarray::Array4::from_shape_fn((1, 3, side, side), |(_, c, y, x)| {
+        let input = ndarray::Array4::from_shape_fn((1, 3, side, side), |(_, c, y, x)| {
             letterbox.get_pixel(x as u32, y as u32).0[2 - c] as f32
         });
         let outputs = self
@@ -192,7 +196,8 @@ mod tests {
 
     #[test]
     fn nms_drops_overlapping_weaker_boxes_only() {
-        let kept = non_maximum_suppression(vec![face(0.7, 1.0, 10.0), face(0.9, 0.0, 10.0), face(0.8, 50.0, 10.0)], 0.3);
+        let kept =
+            non_maximum_suppression(vec![face(0.7, 1.0, 10.0), face(0.9, 0.0, 10.0), face(0.8, 50.0, 10.0)], 0.3);
         let scores: Vec<f32> = kept.iter().map(|f| f.score).collect();
         assert_eq!(scores, vec![0.9, 0.8]);
     }

@@ -41,7 +41,7 @@ impl Drop for Embedding {
 
 fn normalised(mut v: [f32; EMBEDDING_LEN]) -> Option<Embedding> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if !(norm > 0.0) || !norm.is_finite() {
+    if !norm.is_finite() || norm <= 0.0 {
         return None;
     }
     v.iter_mut().for_each(|x| *x /= norm);
@@ -73,7 +73,7 @@ impl Embedder {
 
     fn descriptor(&self, aligned: &RgbImage, mirror: bool) -> Result<[f32; EMBEDDING_LEN]> {
         let side = ALIGNED_SIDE as usize;
-        let input = tract_ndarray::Array4::from_shape_fn((1, 3, side, side), |(_, c, y, x)| {
+        let input = ndarray::Array4::from_shape_fn((1, 3, side, side), |(_, c, y, x)| {
             let x = if mirror { side - 1 - x } else { x };
             aligned.get_pixel(x as u32, y as u32).0[c] as f32
         });
@@ -81,8 +81,6 @@ impl Embedder {
         let outputs = self.plan.run(tvec!(Tensor::from(input).into())).map_err(fail)?;
         let view = outputs[0].to_plain_array_view::<f32>().map_err(fail)?;
         let values: Vec<f32> = view.iter().copied().collect();
-        values
-            .try_into()
-            .map_err(|_| Error::Model { name: "embedder", reason: "descriptor is not 128 values".into() })
+        values.try_into().map_err(|_| Error::Model { name: "embedder", reason: "descriptor is not 128 values".into() })
     }
 }

@@ -4,7 +4,9 @@ use crate::align::align_face;
 use crate::decode::decode_image;
 use crate::detect::{Detector, Face, FaceChoice};
 use crate::embed::{Embedder, Embedding};
+use crate::liveness::{Liveness, LivenessScore};
 use crate::model::Manifest;
+use crate::quality::{self, QualityIssue, QualityLimits, QualityMeasures};
 use crate::{Error, Result};
 use image::RgbImage;
 use std::path::Path;
@@ -15,6 +17,10 @@ pub struct ModelBytes<'a> {
     pub detector: &'a [u8],
     /// `dlib_resnet29_128d_int8w.onnx`.
     pub embedder: &'a [u8],
+    /// `2.7_80x80_MiniFASNetV2_int8w.onnx`.
+    pub liveness_v2: &'a [u8],
+    /// `4_0_0_80x80_MiniFASNetV1SE_int8w.onnx`.
+    pub liveness_v1se: &'a [u8],
 }
 
 /// The outcome of comparing two faces.
@@ -28,12 +34,37 @@ pub struct Comparison {
     pub is_match: bool,
 }
 
+/// The outcome of the front half of a check-in on one selfie: quality gates, then liveness.
+///
+/// Only [`Screening::Passed`] may go on to matching. The scores inside are for the desktop tool and evaluation: the
+/// check-in policy reports the variant (and a retake's [`QualityIssue::code`]), never the numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screening {
+    /// The selfie cannot be judged; the driver should retake it, following [`QualityIssue::message`].
+    Retake(QualityIssue),
+    /// The face looks like a presentation attack (a printed photo, a screen): `spoof_suspected`.
+    SpoofSuspected {
+        /// The liveness verdict.
+        liveness: LivenessScore,
+    },
+    /// One usable, live-looking face, ready to be aligned and matched.
+    Passed {
+        /// The face (in the coordinates of the screened image).
+        face: Face,
+        /// What the quality gates measured.
+        quality: QualityMeasures,
+        /// The liveness verdict.
+        liveness: LivenessScore,
+    },
+}
+
 /// The models, checked against the manifest, parsed and optimised once; reused for every call.
 ///
 /// `Engine` is `Send + Sync`: each call spawns its own tract state from the shared, immutable plans.
 pub struct Engine {
     detector: Detector,
     pub(crate) embedder: Embedder,
+    liveness: Liveness,
     threshold: f32,
 }
 
@@ -44,6 +75,13 @@ impl Engine {
         Ok(Engine {
             detector: Detector::from_bytes(&manifest.models.detector, models.detector)?,
             embedder: Embedder::from_bytes(&manifest.models.embedder, models.embedder)?,
+            liveness: Liveness::from_bytes(
+                &manifest.models.liveness_v2,
+                models.liveness_v2,
+                &manifest.models.liveness_v1se,
+                models.liveness_v1se,
+                manifest.liveness.liveness_threshold.real_probability,
+            )?,
             threshold: manifest.models.embedder.match_threshold.distance,
         })
     }
@@ -57,12 +95,24 @@ impl Engine {
         };
         let detector = read(&manifest.models.detector.model.file)?;
         let embedder = read(&manifest.models.embedder.model.file)?;
-        Engine::from_bytes(ModelBytes { detector: &detector, embedder: &embedder })
+        let liveness_v2 = read(&manifest.models.liveness_v2.model.file)?;
+        let liveness_v1se = read(&manifest.models.liveness_v1se.model.file)?;
+        Engine::from_bytes(ModelBytes {
+            detector: &detector,
+            embedder: &embedder,
+            liveness_v2: &liveness_v2,
+            liveness_v1se: &liveness_v1se,
+        })
     }
 
     /// The face detector.
     pub fn detector(&self) -> &Detector {
         &self.detector
+    }
+
+    /// The liveness models.
+    pub fn liveness(&self) -> &Liveness {
+        &self.liveness
     }
 
     /// The decision threshold on embedding distance.
@@ -88,5 +138,27 @@ impl Engine {
     pub fn compare(&self, a: &Embedding, b: &Embedding) -> Comparison {
         let distance = a.distance(b);
         Comparison { distance, threshold: self.threshold, is_match: distance < self.threshold }
+    }
+
+    /// The front half of a check-in on image bytes: decode, detect, quality gates, liveness. Errors are for bytes
+    /// that are not an image and for model failures; an unusable or spoofed selfie is a [`Screening`].
+    pub fn screen(&self, bytes: &[u8]) -> Result<Screening> {
+        self.screen_image(&decode_image(bytes)?)
+    }
+
+    /// [`Engine::screen`] on a decoded image, for a caller that goes on to align and embed the face of
+    /// [`Screening::Passed`] in the same image.
+    pub fn screen_image(&self, image: &RgbImage) -> Result<Screening> {
+        let faces = self.detector.detect(image)?;
+        let (face, quality) = match quality::assess(image, &faces, &QualityLimits::SHIPPED) {
+            Ok(assessed) => assessed,
+            Err(issue) => return Ok(Screening::Retake(issue)),
+        };
+        let liveness = self.liveness.check(image, face)?;
+        Ok(if liveness.is_live {
+            Screening::Passed { face: face.clone(), quality, liveness }
+        } else {
+            Screening::SpoofSuspected { liveness }
+        })
     }
 }

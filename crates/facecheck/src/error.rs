@@ -53,6 +53,98 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// There is no vault at the given path.
+    #[error("no vault at the given path")]
+    VaultMissing,
+    /// A vault (or another file) already exists where a new vault was to be created; it was left untouched.
+    #[error("a vault already exists at the given path; it was left untouched")]
+    VaultExists,
+    /// Another process, or another handle in this one, has the vault open.
+    #[error("the vault is in use by another process or handle")]
+    VaultBusy,
+    /// The vault file is not a well-formed vault: empty, truncated, not a vault, or with malformed fields.
+    #[error("the vault file is corrupt: {0}")]
+    VaultCorrupt(&'static str),
+    /// The vault file has a format version this library does not read.
+    #[error("unsupported vault format version {0}")]
+    VaultUnsupportedVersion(u16),
+    /// The vault failed authentication. AES-GCM cannot tell a wrong key from a tampered file, so this is either.
+    #[error("the vault cannot be decrypted: wrong key, or the file was tampered with")]
+    VaultUnreadable,
+    /// Reading, writing, syncing or locking the vault file failed.
+    #[error("vault I/O failed ({op}): {source}")]
+    VaultIo {
+        /// The step that failed.
+        op: &'static str,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A retention period outside `1..=max` days was requested.
+    #[error("a retention period of {days} days is not allowed (1 to {max} days)")]
+    VaultRetention {
+        /// The requested period.
+        days: u32,
+        /// The longest period allowed.
+        max: u32,
+    },
+    /// An argument to a vault operation is out of range.
+    #[error("invalid vault input: {0}")]
+    VaultInvalidInput(&'static str),
+    /// The vault already holds an enrolled template; erase it before enrolling again.
+    #[error("a template is already enrolled; erase it before enrolling again")]
+    VaultAlreadyEnrolled,
+    /// The vault holds no template (never enrolled, erased, or wiped after the retention period).
+    #[error("no template is enrolled")]
+    VaultNotEnrolled,
+    /// The random number generator or the cipher failed.
+    #[error("vault cryptography failed: {0}")]
+    VaultCrypto(&'static str),
+    /// Enrollment was given too few or too many selfies.
+    #[error("enrollment takes {min} to {max} selfies, {given} given")]
+    EnrollmentSelfieCount {
+        /// Selfies given.
+        given: usize,
+        /// Fewest accepted.
+        min: usize,
+        /// Most accepted.
+        max: usize,
+    },
+    /// An enrollment selfie failed a quality gate; the driver should retake it (the message says how).
+    #[error("enrollment selfie {selfie} cannot be used: {issue}")]
+    EnrollmentRetake {
+        /// Position of the selfie, from 1.
+        selfie: usize,
+        /// The first gate it failed.
+        issue: crate::quality::QualityIssue,
+    },
+    /// The liveness check took an enrollment selfie for a presentation attack (a printed photo, a screen).
+    #[error("enrollment selfie {selfie} looks like a photo or a screen, not a live face")]
+    EnrollmentSpoofSuspected {
+        /// Position of the selfie, from 1.
+        selfie: usize,
+    },
+    /// Two enrollment selfies do not match each other, so they cannot be trusted to show one person.
+    #[error("the enrollment selfies do not match each other: take them again, of the driver alone, in the same light")]
+    EnrollmentInconsistent,
+    /// A selfie or check-in frame could not be read; `source` says why.
+    #[error("selfie {index}: {source}")]
+    Selfie {
+        /// Position of the selfie or frame, from 1.
+        index: usize,
+        /// The decoding error.
+        source: Box<Error>,
+    },
+    /// A check-in was given no frame, or more than it examines.
+    #[error("a check-in takes 1 to {max} frames, {given} given")]
+    CheckinFrameCount {
+        /// Frames given.
+        given: usize,
+        /// Most accepted.
+        max: usize,
+    },
+    /// The server challenge (nonce or block id) is empty or too long.
+    #[error("invalid check-in challenge: {0}")]
+    InvalidChallenge(&'static str),
 }
 
 /// Result with the core's [`Error`].

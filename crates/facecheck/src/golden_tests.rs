@@ -108,7 +108,8 @@ fn alignment_matches_the_reference_crop() {
         };
         let crop = align_face(&letterbox, &face).expect("aligns");
         let want = png(&dir.join("aligned.png"));
-        let diffs: Vec<i32> = crop.as_raw().iter().zip(want.as_raw()).map(|(a, b)| (*a as i32 - *b as i32).abs()).collect();
+        let diffs: Vec<i32> =
+            crop.as_raw().iter().zip(want.as_raw()).map(|(a, b)| (*a as i32 - *b as i32).abs()).collect();
         let max = diffs.iter().max().copied().unwrap_or(0);
         let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
         // f32 here, f64 in the reference: a sample on a rounding boundary may land one level apart.

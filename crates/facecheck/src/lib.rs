@@ -2,29 +2,42 @@
 //!
 //! The flow (`scripts/PIPELINE.md` states each step exactly):
 //! [`decode_image`] (EXIF orientation, bounded memory) → [`Detector`] (YuNet-n: boxes and five landmarks) →
-//! [`align_face`] (least-squares similarity onto the embedder's template) → [`Embedder`] (dlib ResNet-29, int8
-//! weights, test-time flip) → [`Engine::compare`] against the threshold of the compiled-in [`Manifest`].
+//! [`quality`] gates (one face, size, pose, light, sharpness) → [`Liveness`] (two MiniFASNet models on context
+//! crops; [`Engine::screen`] runs the steps so far) → [`align_face`] (least-squares similarity onto the embedder's
+//! template) → [`Embedder`] (dlib ResNet-29, int8 weights, test-time flip) → [`Engine::compare`] against the
+//! threshold of the compiled-in [`Manifest`]. The [`checkin`] policy runs that flow for enrollment and check-in
+//! against the encrypted [`vault`], and signs what the fleet receives (`facecheck_attest` tokens).
 //!
 //! Models are loaded from bytes or a folder, checked against the sha256 digests the manifest pins, optimised once
 //! and reused. Nothing here opens a socket, and nothing biometric is logged or shown in error texts.
 #![forbid(unsafe_code)]
 
 pub mod align;
+pub mod checkin;
 pub mod decode;
 pub mod detect;
 pub mod embed;
 pub mod engine;
 mod error;
+pub mod liveness;
 pub mod model;
+pub mod quality;
 pub mod resample;
+pub mod vault;
 
 pub use align::align_face;
 pub use decode::decode_image;
 pub use detect::{BoundingBox, Detector, Face, FaceChoice};
 pub use embed::{Embedder, Embedding};
-pub use engine::{Comparison, Engine, ModelBytes};
+pub use engine::{Comparison, Engine, ModelBytes, Screening};
 pub use error::{Error, Result};
+pub use liveness::{Liveness, LivenessScore};
 pub use model::Manifest;
+pub use quality::{QualityIssue, QualityLimits, QualityMeasures};
+pub use vault::{ErasureTicket, Kek, Vault, VaultInit};
 
 #[cfg(test)]
 mod golden_tests;
+
+#[cfg(test)]
+mod arch_tests;

@@ -34,6 +34,30 @@ pub struct MatchThreshold {
 pub struct Manifest {
     /// The entries, by role.
     pub models: ManifestModels,
+    /// The liveness decision, which combines the two liveness models.
+    pub liveness: LivenessSection,
+}
+
+/// The manifest's `liveness` section: how the two liveness models' outputs become a decision.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct LivenessSection {
+    /// The decision threshold on the mean real-probability.
+    pub liveness_threshold: LivenessThreshold,
+}
+
+/// The liveness threshold, what it was chosen for, and the rates it gave on the data it was chosen on.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct LivenessThreshold {
+    /// A face is taken as live when the mean of the two models' real-probabilities is at least this.
+    pub real_probability: f32,
+    /// The bona fide presentation classification error rate (live faces rejected) it was chosen for.
+    pub chosen_for_bpcer: f64,
+    /// The data it was chosen on.
+    pub chosen_on: String,
+    /// Attack presentation classification error rate (attacks accepted) at this threshold on that data.
+    pub apcer: f64,
+    /// Bona fide presentation classification error rate at this threshold on that data.
+    pub bpcer: f64,
 }
 
 /// Manifest entries by role.
@@ -43,6 +67,10 @@ pub struct ManifestModels {
     pub detector: DetectorEntry,
     /// dlib ResNet-29 embedder.
     pub embedder: EmbedderEntry,
+    /// MiniFASNetV2 liveness model (context scale 2.7).
+    pub liveness_v2: LivenessEntry,
+    /// MiniFASNetV1SE liveness model (context scale 4.0).
+    pub liveness_v1se: LivenessEntry,
 }
 
 /// The detector's entry.
@@ -65,6 +93,16 @@ pub struct EmbedderEntry {
     pub model: ModelEntry,
     /// The decision threshold.
     pub match_threshold: MatchThreshold,
+}
+
+/// A liveness model's entry.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct LivenessEntry {
+    /// File and digest.
+    #[serde(flatten)]
+    pub model: ModelEntry,
+    /// How much larger than the face box the region the model sees is, in width and height.
+    pub crop_scale: f32,
 }
 
 impl Manifest {
@@ -147,7 +185,11 @@ fn dequantize(
         Some(z) => integers(z)?,
         None => vec![0; scales.len()],
     };
-    let dims: Vec<usize> = quantized.dims.iter().map(|&d| usize::try_from(d).map_err(|_| "negative dim")).collect::<std::result::Result<_, _>>()?;
+    let dims: Vec<usize> = quantized
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| "negative dim"))
+        .collect::<std::result::Result<_, _>>()?;
     if dims.iter().product::<usize>() != values.len() || zero_points.len() != scales.len() {
         return Err("DequantizeLinear operands do not agree in size".into());
     }
@@ -170,7 +212,12 @@ fn dequantize(
             ((q - zero_points[c]) as f32 * scales[c]).to_le_bytes()
         })
         .collect();
-    Ok(TensorProto { dims: quantized.dims.clone(), data_type: DataType::Float as i32, raw_data: raw, ..Default::default() })
+    Ok(TensorProto {
+        dims: quantized.dims.clone(),
+        data_type: DataType::Float as i32,
+        raw_data: raw,
+        ..Default::default()
+    })
 }
 
 fn integers(t: &TensorProto) -> std::result::Result<Vec<i32>, String> {

@@ -1,0 +1,243 @@
+//! The device and fleet commands end to end, running the built `facecheck` binary in a temp directory: keygen →
+//! enroll → registry add → checkin → attest verify (and a replay) → a no-match → erase → receipt.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A fresh directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("facecheck-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the test directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../facecheck/tests/fixtures").join(name);
+    path.to_str().expect("UTF-8 path").to_owned()
+}
+
+/// Runs `facecheck args...` in `dir`, with `stdin` piped in if given.
+fn run(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_facecheck"))
+        .args(args)
+        .current_dir(&dir.0)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    if let Some(text) = stdin {
+        child.stdin.take().expect("piped").write_all(text.as_bytes()).expect("writes stdin");
+    }
+    child.wait_with_output().expect("the binary finishes")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8").trim().to_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("UTF-8")
+}
+
+/// Runs and expects success; returns stdout.
+fn ok(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> String {
+    let output = run(dir, args, stdin);
+    assert!(output.status.success(), "facecheck {args:?} failed: {}", stderr(&output));
+    stdout(&output)
+}
+
+/// Runs and expects failure; returns stderr.
+fn fails(dir: &TempDir, args: &[&str]) -> String {
+    let output = run(dir, args, None);
+    assert!(!output.status.success(), "facecheck {args:?} succeeded: {}", stdout(&output));
+    assert!(output.stdout.is_empty(), "a failure prints nothing on stdout: {}", stdout(&output));
+    stderr(&output)
+}
+
+fn claims(json: &str) -> serde_json::Value {
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"))
+}
+
+#[test]
+fn keygen_enroll_register_checkin_verify_replay_erase() {
+    let dir = TempDir::new("e2e");
+    let vault = ["--vault", "driver.vault", "--key-file", "vault.key"];
+
+    // keygen: a private 32-byte key, never overwritten.
+    ok(&dir, &["keygen", "--out", "vault.key"], None);
+    let key_path = dir.0.join("vault.key");
+    let key = std::fs::read(&key_path).expect("the key file");
+    assert_eq!(key.len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_path).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "mode {mode:o}");
+    }
+    let err = fails(&dir, &["keygen", "--out", "vault.key"]);
+    assert!(err.contains("refusing to overwrite"), "{err}");
+    assert_eq!(std::fs::read(&key_path).expect("the key file"), key, "the key file is unchanged");
+
+    // enroll: the registration statement, a JWS with the public key in its header.
+    let selfies = [fixture("obama.jpg"), fixture("obama1.jpg"), fixture("obama2.jpg")];
+    let mut args = vec!["enroll"];
+    args.extend(vault);
+    args.extend(["--driver", "driver-7", "--fleet", "fleet-a"]);
+    args.extend(selfies.iter().map(String::as_str));
+    let statement = ok(&dir, &args, None);
+    assert_eq!(statement.split('.').count(), 3, "{statement}");
+
+    // registry add, the statement from stdin; the registry file is created.
+    let kid =
+        ok(&dir, &["registry", "add", "--registry", "registry.json", "--fleet", "fleet-a", "-"], Some(&statement));
+    assert_eq!(kid.len(), 43, "{kid}");
+    let registry = claims(&std::fs::read_to_string(dir.0.join("registry.json")).expect("the registry"));
+    assert_eq!(registry[&kid]["driver"], "driver-7");
+    let err = fails(&dir, &["registry", "add", "--registry", "registry.json", &statement]);
+    assert!(err.contains("already registered"), "{err}");
+
+    // checkin with another photo of the driver (obama1.jpg with an EXIF rotation; the only Obama photos in the
+    // fixtures are the three enrolled): a token on stdout, the result on stderr.
+    let mut args = vec!["checkin"];
+    args.extend(vault);
+    args.extend(["--nonce", "nonce-1", "--block", "block-1"]);
+    let matched = run(&dir, &[&args[..], &[&fixture("exif_orientation6.jpg")]].concat(), None);
+    assert!(matched.status.success(), "{}", stderr(&matched));
+    let token = stdout(&matched);
+    assert!(stderr(&matched).contains("match"), "{}", stderr(&matched));
+
+    // attest verify --state: the claims as JSON, and the counter recorded.
+    let verify = ["attest", "verify", "--registry", "registry.json", "--state", "state.json", "--nonce"];
+    let json = claims(&ok(&dir, &[&verify[..], &["nonce-1", &token]].concat(), None));
+    assert_eq!(json["res"], "match");
+    assert_eq!(
+        (&json["sub"], &json["aud"], &json["blk"], &json["iss"]),
+        (&"driver-7".into(), &"fleet-a".into(), &"block-1".into(), &kid.clone().into())
+    );
+    assert_eq!(json["live"], true);
+    let state = claims(&std::fs::read_to_string(dir.0.join("state.json")).expect("the state"));
+    assert_eq!(state[&kid], json["ctr"]);
+
+    // The same token again: a replay.
+    let err = fails(&dir, &[&verify[..], &["nonce-1", &token]].concat());
+    assert!(err.contains("replay"), "{err}");
+    // A wrong nonce or fleet has its own message.
+    let err = fails(&dir, &["attest", "verify", "--registry", "registry.json", "--nonce", "other", &token]);
+    assert!(err.contains("nonce does not match"), "{err}");
+    let err = fails(
+        &dir,
+        &["attest", "verify", "--registry", "registry.json", "--nonce", "nonce-1", "--fleet", "fleet-b", &token],
+    );
+    assert!(err.contains("audience"), "{err}");
+
+    // Someone else: no_match, verified as such.
+    let other = ok(&dir, &[&args[..], &[&fixture("biden.jpg")]].concat(), None);
+    let json = claims(&ok(&dir, &[&verify[..], &["nonce-1", &other]].concat(), None));
+    assert_eq!(json["res"], "no_match");
+
+    // A wrong key file: a clear error, and the vault is untouched.
+    ok(&dir, &["keygen", "--out", "other.key"], None);
+    let before = std::fs::read(dir.0.join("driver.vault")).expect("the vault");
+    let err = fails(&dir, &["status", "--vault", "driver.vault", "--key-file", "other.key"]);
+    assert!(err.contains("cannot be decrypted: wrong key"), "{err}");
+    let err = fails(
+        &dir,
+        &[
+            "checkin",
+            "--vault",
+            "driver.vault",
+            "--key-file",
+            "other.key",
+            "--nonce",
+            "n",
+            "--block",
+            "b",
+            &fixture("obama1.jpg"),
+        ],
+    );
+    assert!(err.contains("cannot be decrypted: wrong key"), "{err}");
+    assert_eq!(std::fs::read(dir.0.join("driver.vault")).expect("the vault"), before, "the vault is untouched");
+
+    // status.
+    let status = claims(&ok(&dir, &[&["status"][..], &vault[..]].concat(), None));
+    assert_eq!((&status["enrolled"], &status["device_key_id"]), (&true.into(), &kid.clone().into()));
+
+    // erase: a receipt that verifies with res erased; check-ins then fail.
+    let receipt = ok(&dir, &[&["erase"][..], &vault[..]].concat(), None);
+    let json = claims(&ok(&dir, &[&verify[..], &["erasure", &receipt]].concat(), None));
+    assert_eq!(json["res"], "erased");
+    let err = fails(&dir, &[&args[..], &[&fixture("obama1.jpg")]].concat());
+    assert!(err.contains("no template is enrolled"), "{err}");
+    let status = claims(&ok(&dir, &[&["status"][..], &vault[..]].concat(), None));
+    assert_eq!(status["enrolled"], false);
+
+    // registry revoke: the device's tokens no longer verify.
+    ok(&dir, &["registry", "revoke", "--registry", "registry.json", &kid], None);
+    let err = fails(&dir, &["attest", "verify", "--registry", "registry.json", "--nonce", "nonce-1", &other]);
+    assert!(err.contains("revoked"), "{err}");
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let dir = TempDir::new("bad");
+    ok(&dir, &["keygen", "--out", "vault.key"], None);
+
+    // A key file others can read is refused; so is a file that is not a key.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(dir.0.join("open.key"), [0u8; 32]).expect("writes");
+        std::fs::set_permissions(dir.0.join("open.key"), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = fails(&dir, &["status", "--vault", "v", "--key-file", "open.key"]);
+        assert!(err.contains("accessible to other users"), "{err}");
+    }
+    std::fs::write(dir.0.join("short.key"), b"not a key").expect("writes");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.0.join("short.key"), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let err = fails(&dir, &["status", "--vault", "v", "--key-file", "short.key"]);
+    assert!(err.contains("not a facecheck key file"), "{err}");
+    let err = fails(&dir, &["status", "--vault", "missing.vault", "--key-file", "vault.key"]);
+    assert!(err.contains("no vault"), "{err}");
+
+    // Enrollment needs 3 to 5 usable selfies, and writes nothing otherwise.
+    let two = ["enroll", "--vault", "v", "--key-file", "vault.key", "--driver", "d", "--fleet", "f"];
+    let err = fails(&dir, &[&two[..], &[&fixture("obama.jpg"), &fixture("obama1.jpg")]].concat());
+    assert!(err.contains("3 to 5 selfies"), "{err}");
+    let err =
+        fails(&dir, &[&two[..], &[&fixture("obama.jpg"), &fixture("obama1.jpg"), &fixture("image_F2.jpg")]].concat());
+    assert!(err.contains("selfie 3"), "{err}");
+    assert!(!dir.0.join("v").exists());
+
+    // The fleet side: garbage statements, tokens, registries and key ids.
+    let err = fails(&dir, &["registry", "add", "--registry", "r.json", "--fleet", "f", "not.a.statement"]);
+    assert!(err.contains("registration rejected"), "{err}");
+    assert!(!dir.0.join("r.json").exists());
+    let err = fails(&dir, &["registry", "add", "--registry", "r.json", "x.y.z"]);
+    assert!(err.contains("pass --fleet"), "{err}");
+    let err = fails(&dir, &["attest", "verify", "--registry", "r.json", "--nonce", "n", "x.y.z"]);
+    assert!(err.contains("no such registry"), "{err}");
+    std::fs::write(dir.0.join("r.json"), "{}").expect("writes");
+    let err = fails(&dir, &["attest", "verify", "--registry", "r.json", "--nonce", "n", "x.y.z"]);
+    assert!(err.contains("attestation rejected: malformed"), "{err}");
+    let err = fails(&dir, &["registry", "revoke", "--registry", "r.json", "nonsense"]);
+    assert!(err.contains("not a key id"), "{err}");
+    std::fs::write(dir.0.join("broken.json"), "{").expect("writes");
+    let err = fails(&dir, &["attest", "verify", "--registry", "broken.json", "--nonce", "n", "x.y.z"]);
+    assert!(err.contains("malformed"), "{err}");
+}

@@ -1,0 +1,534 @@
+//! The check-in policy: enrollment, check-in, erasure and status, on top of the [`Engine`] and the [`Vault`].
+//!
+//! This is where a selfie becomes a signed statement. Everything the fleet sees is a JWS made by
+//! [`facecheck_attest::DeviceKey`]: a registration statement at enrollment, an attestation per check-in, a receipt per
+//! erasure. None of them, and nothing this module returns, logs or puts in an error, carries a score, a distance,
+//! an embedding or image data.
+//!
+//! # Enrollment
+//! [`enroll`] takes [`MIN_ENROLLMENT_SELFIES`] to [`MAX_ENROLLMENT_SELFIES`] selfies. Each must pass the quality
+//! gates and the liveness check ([`Engine::screen_image`]); any that does not fails the enrollment with the reason
+//! ([`Error::EnrollmentRetake`], [`Error::EnrollmentSpoofSuspected`]), and so does a set of selfies of which two do
+//! not match each other ([`Error::EnrollmentInconsistent`]): a template must not be able to stand for two people.
+//! The vault is then created with a freshly generated device key, and the device registration statement returned.
+//!
+//! # The template, and what it does to the false-match rate
+//! The vault stores every enrollment embedding, and a check-in compares the probe with their **normalised mean**
+//! (one comparison), not with each of them.
+//! - *Best of the templates* would take the smallest of `t` distances: an impostor matches if he falls under the
+//!   threshold for any of them, so the false-match rate of the pair threshold (chosen for 1e-3) grows by up to `t`
+//!   times, 5e-3 for five selfies, per attempt.
+//! - *The mean* is one comparison per attempt. Averaging the selfies cancels much of their pose, light and
+//!   expression noise, which brings genuine distances down (fewer false rejections), while an impostor's distance
+//!   to the mean stays about his average distance to the selfies, slightly shortened because the mean of unit
+//!   vectors is shorter than one before it is normalised. That shortening is small only when the selfies agree,
+//!   which the enrollment consistency check enforces. The threshold itself was chosen on pairs of single photos
+//!   (and is provisional, see `models/manifest.json`); its false-match rate against mean templates has still to be
+//!   measured on people with several photos (LFW), and the policy id ([`policy_id`]) names the rule so that a
+//!   fleet can tell decisions taken under different rules apart.
+//! - Keeping the individual embeddings (rather than only their mean) lets a later policy change the rule without
+//!   asking every driver to enroll again.
+//!
+//! Across attempts, the lock-out bounds what an impostor gets: at most [`LOCKOUT_FAILURES`] comparisons per
+//! [`LOCKOUT_WINDOW_SECS`], then none for [`LOCKOUT_SECS`].
+//!
+//! # Check-in
+//! [`check_in`] takes the server's [`Challenge`], the time and 1 to [`MAX_FRAMES`] frames:
+//! 1. not enrolled (never, erased, or past the retention period): [`Error::VaultNotEnrolled`], nothing signed;
+//! 2. locked out: `locked_out` is signed without looking at the frames;
+//! 3. the best frame is picked: of the frames that pass the quality gates, the one whose face the detector is the
+//!    most confident of, then the sharpest, then the earliest. Only that frame goes through the liveness check and
+//!    matching, so several frames give an attacker no more liveness or matching tries than one. With a single
+//!    frame there is nothing to pick. When no frame passes, the outcome is `no_face` if none had a face, and
+//!    otherwise `poor_quality` with the issue of the frame that got furthest through the gates;
+//! 4. the picked frame is screened ([`Engine::screen_image`]): `poor_quality`/`no_face`, `spoof_suspected`, or on
+//!    to alignment, embedding and the comparison with the template: `match` or `no_match`;
+//! 5. the vault records the result: `match` is a success (clears the failed attempts, restarts the retention
+//!    period); `no_match` and `spoof_suspected` are failed attempts, and the fifth within three minutes locks
+//!    check-in for thirty minutes. `no_face` and `poor_quality` are retakes, not failures: they compare nothing, so
+//!    they teach an attacker nothing and should not lock out a driver standing in bad light;
+//! 6. the counter is advanced and persisted ([`Vault::next_counter`]), then the attestation signed with it.
+//!
+//! A `no_match` (or `spoof_suspected`) is reported as such, for a person to review; this library never
+//! deactivates anyone.
+//!
+//! The claims: `sub`/`aud` from the vault, `blk`/`nonce` from the challenge, `iat` = `now`, `ctr` from the vault,
+//! `res` the outcome, `live` whether the picked frame passed the liveness check, `att` the attempt's number in the
+//! current run of failed attempts (1 + the failed attempts of the last three minutes; 0 for `locked_out`, which
+//! examines no frame), `mdl` = [`Manifest::digest`], `pol` = [`policy_id`], `ver` = this crate's version.
+
+use crate::decode::decode_image;
+use crate::embed::Embedding;
+use crate::engine::{Engine, Screening};
+use crate::model::Manifest;
+use crate::quality::{self, QualityIssue, QualityLimits};
+use crate::vault::{Kek, Vault, VaultInit};
+use crate::{Error, Result};
+use facecheck_attest::{Claims, DeviceKey, ManifestDigest, RegistrationClaims};
+use image::RgbImage;
+use ring::rand::SystemRandom;
+use std::path::Path;
+
+pub use crate::vault::{LOCKOUT_FAILURES, LOCKOUT_SECS, LOCKOUT_WINDOW_SECS};
+pub use facecheck_attest::Outcome;
+
+/// Fewest selfies an enrollment takes.
+pub const MIN_ENROLLMENT_SELFIES: usize = 3;
+/// Most selfies an enrollment takes.
+pub const MAX_ENROLLMENT_SELFIES: usize = 5;
+/// Most frames one check-in examines.
+pub const MAX_FRAMES: usize = 8;
+/// Longest nonce or block id accepted, in bytes (keeps every token well under the verifier's size limit).
+pub const MAX_CHALLENGE_LEN: usize = 256;
+/// The `nonce` and `blk` of an erasure receipt signed without a server challenge (see [`erase`]).
+pub const ERASURE_NONCE: &str = "erasure";
+
+/// The server's challenge for one check-in, copied into the attestation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Challenge<'a> {
+    /// The server's nonce for this check-in (`nonce`), 1 to [`MAX_CHALLENGE_LEN`] bytes.
+    pub nonce: &'a str,
+    /// The block or shift being checked into (`blk`), 1 to [`MAX_CHALLENGE_LEN`] bytes.
+    pub block: &'a str,
+}
+
+impl Challenge<'_> {
+    fn check(&self) -> Result<()> {
+        let fits = |s: &str| (1..=MAX_CHALLENGE_LEN).contains(&s.len());
+        if !fits(self.nonce) {
+            return Err(Error::InvalidChallenge("the nonce must be 1 to 256 bytes"));
+        }
+        if !fits(self.block) {
+            return Err(Error::InvalidChallenge("the block id must be 1 to 256 bytes"));
+        }
+        Ok(())
+    }
+}
+
+/// A new enrollment: the open vault and the device registration statement for the fleet.
+#[derive(Debug)]
+pub struct Enrolled {
+    /// The vault, created and open (its lock held until it is dropped).
+    pub vault: Vault,
+    /// The device registration statement: a compact JWS with the device public key as `jwk` in its protected
+    /// header, signed by that key, for the fleet's registry (`facecheck_attest::verify_registration`).
+    pub registration: String,
+}
+
+/// What one check-in produced: the attestation to upload and what to tell the driver. No score, distance,
+/// embedding or image data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckIn {
+    /// The signed attestation (compact JWS) for the server.
+    pub token: String,
+    /// The decision, as signed (`res`).
+    pub outcome: Outcome,
+    /// For `poor_quality` and `no_face`: what to fix before retaking the selfie.
+    pub retake: Option<QualityIssue>,
+    /// When check-in is locked out (by this attempt, or already before it): the end of the lock-out, unix seconds.
+    pub locked_until: Option<u64>,
+    /// When the attestation was signed (`iat`), unix seconds.
+    pub issued_at: u64,
+}
+
+impl CheckIn {
+    /// A sentence for the driver, in English.
+    pub fn message(&self) -> String {
+        let mut text = match self.outcome {
+            Outcome::Match => "Checked in: the selfie matches the enrolled driver.".to_owned(),
+            Outcome::NoMatch => "Not checked in: the selfie does not match the enrolled driver. The attempt is \
+                                 reported for review by a person; nothing is changed automatically."
+                .to_owned(),
+            Outcome::SpoofSuspected => "Not checked in: the selfie looks like a photo or a screen rather than a live \
+                                        face. The attempt is reported for review by a person."
+                .to_owned(),
+            Outcome::NoFace | Outcome::PoorQuality => {
+                let advice = self.retake.map_or("", |issue| issue.message());
+                format!("Please retake the selfie. {advice}").trim_end().to_owned()
+            }
+            Outcome::LockedOut => "Check-in is locked.".to_owned(),
+            Outcome::Erased => "The enrolled face was erased.".to_owned(),
+        };
+        if let Some(until) = self.locked_until {
+            let minutes = until.saturating_sub(self.issued_at).div_ceil(60);
+            text.push_str(&format!(" Too many failed attempts: try again in {minutes} minute(s)."));
+        }
+        text
+    }
+}
+
+/// The state of a vault, for the app's settings screen and for `facecheck status`. No biometric data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// The fleet's opaque driver id.
+    pub driver_id: String,
+    /// The fleet id.
+    pub fleet_id: String,
+    /// The device key id (`kid`), as registered with the fleet.
+    pub device_key_id: String,
+    /// Whether a template is enrolled at the time asked about (false once the retention period has passed).
+    pub enrolled: bool,
+    /// When the template was enrolled, unix seconds.
+    pub enrolled_at: Option<u64>,
+    /// When the last successful check-in happened, unix seconds.
+    pub last_checkin_at: Option<u64>,
+    /// The end of the current lock-out, unix seconds, if check-in is locked out.
+    pub locked_until: Option<u64>,
+    /// Failed attempts that still count towards a lock-out.
+    pub recent_failures: usize,
+    /// The retention period, in days.
+    pub retention_days: u32,
+    /// When the template is wiped unless the driver checks in before, unix seconds.
+    pub retention_deadline: Option<u64>,
+    /// The last counter value signed or reserved.
+    pub counter: u64,
+}
+
+/// The outcome of the pipeline on one check-in, before it is recorded and signed.
+struct Verdict {
+    outcome: Outcome,
+    live: bool,
+    retake: Option<QualityIssue>,
+}
+
+impl Verdict {
+    fn retake(issue: QualityIssue) -> Verdict {
+        let outcome = if issue == QualityIssue::NoFace { Outcome::NoFace } else { Outcome::PoorQuality };
+        Verdict { outcome, live: false, retake: Some(issue) }
+    }
+}
+
+/// Enrolls a driver: screens the selfies, builds the template, creates the vault at `path` sealed with `kek` and
+/// holding a new device key, and returns it with the device registration statement.
+///
+/// Errors: [`Error::VaultExists`] if anything is at `path` (checked first, and again when creating);
+/// [`Error::EnrollmentSelfieCount`], [`Error::Selfie`] (unreadable image), [`Error::EnrollmentRetake`],
+/// [`Error::EnrollmentSpoofSuspected`], [`Error::EnrollmentInconsistent`]; the vault's own errors. Nothing is
+/// written unless every selfie is accepted.
+pub fn enroll(
+    engine: &Engine,
+    path: impl AsRef<Path>,
+    kek: Kek,
+    driver_id: &str,
+    fleet_id: &str,
+    selfies: &[impl AsRef<[u8]>],
+    now: u64,
+) -> Result<Enrolled> {
+    let path = path.as_ref();
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Err(Error::VaultExists);
+    }
+    let templates = build_template(engine, selfies)?;
+    let (_, pkcs8) = DeviceKey::generate(&SystemRandom::new())
+        .map_err(|_| Error::VaultCrypto("the random number generator failed"))?;
+    let init = VaultInit {
+        driver_id: driver_id.to_owned(),
+        fleet_id: fleet_id.to_owned(),
+        signing_key_pkcs8: pkcs8,
+        templates,
+    };
+    let vault = Vault::create(path, kek, init, now)?;
+    let registration = registration_statement(&vault, now)?;
+    Ok(Enrolled { vault, registration })
+}
+
+/// Enrolls again into a vault whose template was erased or wiped after the retention period, keeping its device
+/// key (so the fleet's registration stays valid). The selfies are screened as by [`enroll`];
+/// [`Error::VaultAlreadyEnrolled`] if a template is enrolled.
+pub fn reenroll(engine: &Engine, vault: &mut Vault, selfies: &[impl AsRef<[u8]>], now: u64) -> Result<()> {
+    if is_enrolled_at(vault, now) {
+        return Err(Error::VaultAlreadyEnrolled);
+    }
+    let templates = build_template(engine, selfies)?;
+    vault.enroll(templates, now)
+}
+
+/// The device registration statement of `vault`'s key for its driver and fleet, dated `now`. [`enroll`] returns
+/// one; this signs another (for instance if the first was lost).
+pub fn registration_statement(vault: &Vault, now: u64) -> Result<String> {
+    let claims = RegistrationClaims {
+        driver: vault.driver_id().to_owned(),
+        fleet: vault.fleet_id().to_owned(),
+        model_manifest: model_digest(),
+        issued_at: now,
+    };
+    Ok(device_key(vault)?.sign_registration(&claims))
+}
+
+/// Runs one check-in (see the [module documentation](self) for every step) and returns the signed attestation
+/// with what to tell the driver.
+///
+/// Errors (nothing is signed): [`Error::InvalidChallenge`], [`Error::CheckinFrameCount`],
+/// [`Error::VaultNotEnrolled`], [`Error::Selfie`] for a frame that is not a readable image, model and vault errors.
+pub fn check_in(
+    engine: &Engine,
+    vault: &mut Vault,
+    challenge: &Challenge<'_>,
+    frames: &[impl AsRef<[u8]>],
+    now: u64,
+) -> Result<CheckIn> {
+    challenge.check()?;
+    if frames.is_empty() || frames.len() > MAX_FRAMES {
+        return Err(Error::CheckinFrameCount { given: frames.len(), max: MAX_FRAMES });
+    }
+    if !is_enrolled_at(vault, now) {
+        return Err(Error::VaultNotEnrolled);
+    }
+    let key = device_key(vault)?;
+    let (verdict, attempts, locked_until) = match vault.locked_until(now) {
+        Some(until) => (Verdict { outcome: Outcome::LockedOut, live: false, retake: None }, 0, Some(until)),
+        None => {
+            let attempts = u32::try_from(vault.recent_failures(now) + 1).unwrap_or(u32::MAX);
+            let verdict = decide(engine, vault, frames, now)?;
+            let locked_until = match verdict.outcome {
+                Outcome::Match => {
+                    vault.record_success(now)?;
+                    None
+                }
+                Outcome::NoMatch | Outcome::SpoofSuspected => vault.record_failure(now)?,
+                _ => None,
+            };
+            (verdict, attempts, locked_until)
+        }
+    };
+    let counter = vault.next_counter()?;
+    let claims = claims(vault.driver_id(), vault.fleet_id(), challenge, now, counter, &verdict, attempts);
+    Ok(CheckIn {
+        token: key.sign(&claims),
+        outcome: verdict.outcome,
+        retake: verdict.retake,
+        locked_until,
+        issued_at: now,
+    })
+}
+
+/// Erases the enrolled template and returns the signed erasure receipt (`res: "erased"`). A vault with no template
+/// (already erased, or wiped after the retention period) gets a receipt too: either way none is left.
+///
+/// The receipt carries the challenge if the server sent one, and otherwise [`ERASURE_NONCE`] as both `nonce` and
+/// `blk` (an erasure may happen offline; the receipt is then told apart from a replay by its counter, and its age
+/// by `iat`). It is signed with the vault's device key and the counter [`Vault::erase`] reserved in the same durable
+/// write that wiped the template, with `live: false` and `att: 0`.
+///
+/// The vault file stays, without template: it keeps the device key, the counter and the lock-out state, so later
+/// check-ins fail with [`Error::VaultNotEnrolled`] and [`reenroll`] keeps the key the fleet registered. To retire
+/// the device altogether, deliver the receipt, then call [`Vault::destroy`] and delete the key-encryption key.
+pub fn erase(vault: &mut Vault, challenge: Option<&Challenge<'_>>, now: u64) -> Result<String> {
+    let challenge = challenge.copied().unwrap_or(Challenge { nonce: ERASURE_NONCE, block: ERASURE_NONCE });
+    challenge.check()?;
+    // Load the key before erasing: a vault whose key cannot sign must not lose its template without a receipt.
+    let key = device_key(vault)?;
+    let ticket = vault.erase(now)?; // `ticket.signing_key_pkcs8` is the key just loaded
+    let verdict = Verdict { outcome: Outcome::Erased, live: false, retake: None };
+    let claims = claims(&ticket.driver_id, &ticket.fleet_id, &challenge, ticket.erased_at, ticket.counter, &verdict, 0);
+    Ok(key.sign(&claims))
+}
+
+/// The state of `vault` at `now`.
+pub fn status(vault: &Vault, now: u64) -> Result<Status> {
+    let enrolled = is_enrolled_at(vault, now);
+    Ok(Status {
+        driver_id: vault.driver_id().to_owned(),
+        fleet_id: vault.fleet_id().to_owned(),
+        device_key_id: device_key(vault)?.key_id().to_string(),
+        enrolled,
+        enrolled_at: vault.enrolled_at().filter(|_| enrolled),
+        last_checkin_at: vault.last_checkin_at().filter(|_| enrolled),
+        locked_until: vault.locked_until(now),
+        recent_failures: vault.recent_failures(now),
+        retention_days: vault.retention_days(),
+        retention_deadline: vault.retention_deadline().filter(|_| enrolled),
+        counter: vault.counter(),
+    })
+}
+
+/// The policy id signed as `pol`: the embedder, the template rule, the distance threshold and the false-match
+/// rate it was chosen for, and the liveness threshold, all from the compiled-in manifest; `/provisional` is
+/// appended while a threshold is marked provisional there. For example
+/// `dlib_resnet29_128d_int8w/mean-template/l2<0.5/fmr1e-3/live>=0.5/provisional`.
+pub fn policy_id() -> String {
+    let manifest = Manifest::shipped();
+    let embedder = &manifest.models.embedder;
+    let matching = &embedder.match_threshold;
+    let liveness = &manifest.liveness.liveness_threshold;
+    let model = embedder.model.file.strip_suffix(".onnx").unwrap_or(&embedder.model.file);
+    let mut id = format!(
+        "{model}/mean-template/l2<{}/fmr{:e}/live>={}",
+        matching.distance, matching.chosen_for_fmr, liveness.real_probability
+    );
+    if matching.chosen_on == "PROVISIONAL" || liveness.chosen_on == "PROVISIONAL" {
+        id.push_str("/provisional");
+    }
+    id
+}
+
+/// The digest of the compiled-in model manifest, signed as `mdl`.
+pub fn model_digest() -> ManifestDigest {
+    ManifestDigest::from_hex(&Manifest::digest()).expect("Manifest::digest is 64 lowercase hexadecimal digits")
+}
+
+/// Whether `vault` holds a template that the retention rule has not wiped at `now`.
+fn is_enrolled_at(vault: &Vault, now: u64) -> bool {
+    vault.is_enrolled() && vault.retention_deadline().is_some_and(|deadline| now < deadline)
+}
+
+/// The vault's device signing key.
+fn device_key(vault: &Vault) -> Result<DeviceKey> {
+    DeviceKey::from_pkcs8(vault.signing_key_pkcs8())
+        .map_err(|_| Error::VaultCorrupt("the device signing key is not a valid Ed25519 key"))
+}
+
+fn claims(
+    driver: &str,
+    fleet: &str,
+    challenge: &Challenge<'_>,
+    issued_at: u64,
+    counter: u64,
+    verdict: &Verdict,
+    attempts: u32,
+) -> Claims {
+    Claims {
+        driver: driver.to_owned(),
+        fleet: fleet.to_owned(),
+        block: challenge.block.to_owned(),
+        nonce: challenge.nonce.to_owned(),
+        issued_at,
+        counter,
+        outcome: verdict.outcome,
+        liveness_passed: verdict.live,
+        attempts,
+        model_manifest: model_digest(),
+        policy: policy_id(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+fn decode(bytes: &[u8], index: usize) -> Result<RgbImage> {
+    decode_image(bytes).map_err(|source| Error::Selfie { index, source: Box::new(source) })
+}
+
+/// Screens and embeds the enrollment selfies, and checks that they match each other.
+fn build_template(engine: &Engine, selfies: &[impl AsRef<[u8]>]) -> Result<Vec<Embedding>> {
+    if !(MIN_ENROLLMENT_SELFIES..=MAX_ENROLLMENT_SELFIES).contains(&selfies.len()) {
+        return Err(Error::EnrollmentSelfieCount {
+            given: selfies.len(),
+            min: MIN_ENROLLMENT_SELFIES,
+            max: MAX_ENROLLMENT_SELFIES,
+        });
+    }
+    let mut templates = Vec::with_capacity(selfies.len());
+    for (i, bytes) in selfies.iter().enumerate() {
+        let selfie = i + 1;
+        let image = decode(bytes.as_ref(), selfie)?;
+        match engine.screen_image(&image)? {
+            Screening::Retake(issue) => return Err(Error::EnrollmentRetake { selfie, issue }),
+            Screening::SpoofSuspected { .. } => return Err(Error::EnrollmentSpoofSuspected { selfie }),
+            Screening::Passed { face, .. } => templates.push(engine.embed_face(&image, &face)?),
+        }
+    }
+    let threshold = engine.threshold();
+    for (i, a) in templates.iter().enumerate() {
+        // Written so that a NaN distance fails.
+        if !templates[i + 1..].iter().all(|b| a.distance(b) < threshold) {
+            return Err(Error::EnrollmentInconsistent);
+        }
+    }
+    Ok(templates)
+}
+
+/// Steps 3 and 4 of a check-in: pick the frame, screen it, and match it against the template.
+fn decide(engine: &Engine, vault: &mut Vault, frames: &[impl AsRef<[u8]>], now: u64) -> Result<Verdict> {
+    let image = match pick_frame(engine, frames)? {
+        Ok(image) => image,
+        Err(issue) => return Ok(Verdict::retake(issue)),
+    };
+    let face = match engine.screen_image(&image)? {
+        Screening::Retake(issue) => return Ok(Verdict::retake(issue)),
+        Screening::SpoofSuspected { .. } => {
+            return Ok(Verdict { outcome: Outcome::SpoofSuspected, live: false, retake: None })
+        }
+        Screening::Passed { face, .. } => face,
+    };
+    let probe = match engine.embed_face(&image, &face) {
+        Ok(probe) => probe,
+        Err(Error::NoFace) => return Ok(Verdict::retake(QualityIssue::NoFace)),
+        Err(e) => return Err(e),
+    };
+    // The distance goes no further than this comparison.
+    let is_match = vault.mean_distance(&probe, now)? < engine.threshold();
+    Ok(Verdict { outcome: if is_match { Outcome::Match } else { Outcome::NoMatch }, live: true, retake: None })
+}
+
+/// The frame to judge: of those passing the quality gates, the one with the highest detector score, then the
+/// sharpest, then the earliest. When none passes, the issue of the frame that got furthest through the gates
+/// (the gates run in [`QualityIssue`] order; [`QualityIssue::NoFace`] only if no frame had a face).
+///
+/// The gates here are the ones [`Engine::screen_image`] applies first ([`QualityLimits::SHIPPED`]); the picked
+/// frame is screened again by the engine, whose answer is the one that counts.
+fn pick_frame(engine: &Engine, frames: &[impl AsRef<[u8]>]) -> Result<std::result::Result<RgbImage, QualityIssue>> {
+    if let [frame] = frames {
+        return Ok(Ok(decode(frame.as_ref(), 1)?));
+    }
+    let mut best: Option<(RgbImage, f32, f32)> = None;
+    let mut furthest = QualityIssue::NoFace;
+    for (i, bytes) in frames.iter().enumerate() {
+        let image = decode(bytes.as_ref(), i + 1)?;
+        let faces = engine.detector().detect(&image)?;
+        let (score, sharpness) = match quality::assess(&image, &faces, &QualityLimits::SHIPPED) {
+            Ok((face, measures)) => (face.score, measures.sharpness),
+            Err(issue) => {
+                furthest = furthest.max(issue);
+                continue;
+            }
+        };
+        let better = best.as_ref().is_none_or(|(_, s, sh)| score.total_cmp(s).then(sharpness.total_cmp(sh)).is_gt());
+        if better {
+            best = Some((image, score, sharpness));
+        }
+    }
+    Ok(best.map(|(image, ..)| image).ok_or(furthest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkin_policy_id_names_the_manifest_thresholds() {
+        let manifest = Manifest::shipped();
+        let id = policy_id();
+        assert!(id.starts_with("dlib_resnet29_128d_int8w/mean-template/l2<"), "{id}");
+        let threshold = manifest.models.embedder.match_threshold.distance;
+        let live = manifest.liveness.liveness_threshold.real_probability;
+        assert!(id.contains(&format!("/l2<{threshold}/fmr1e-3/live>={live}")), "{id}");
+        assert_eq!(model_digest().as_str(), Manifest::digest());
+    }
+
+    #[test]
+    fn checkin_messages_carry_no_numbers_but_the_lock_out() {
+        let result = |outcome, retake, locked_until| CheckIn {
+            token: String::new(),
+            outcome,
+            retake,
+            locked_until,
+            issued_at: 1_000,
+        };
+        for outcome in Outcome::ALL {
+            let text = result(outcome, Some(QualityIssue::TooDark), None).message();
+            assert!(!text.chars().any(|c| c.is_ascii_digit()), "{text}");
+        }
+        let text = result(Outcome::PoorQuality, Some(QualityIssue::Blurry), None).message();
+        assert!(text.ends_with(QualityIssue::Blurry.message()), "{text}");
+        let text = result(Outcome::LockedOut, None, Some(1_000 + LOCKOUT_SECS - 30)).message();
+        assert!(text.contains("try again in 30 minute(s)"), "{text}");
+    }
+
+    #[test]
+    fn checkin_challenges_are_bounded() {
+        assert!(Challenge { nonce: "n", block: "b" }.check().is_ok());
+        let long = "x".repeat(MAX_CHALLENGE_LEN + 1);
+        for (nonce, block) in [("", "b"), ("n", ""), (long.as_str(), "b"), ("n", long.as_str())] {
+            assert!(matches!(Challenge { nonce, block }.check(), Err(Error::InvalidChallenge(_))));
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! The check-in policy end to end, on real photos: enroll, check in, verify with the fleet's verifier, replay,
+//! lock-out, spoofs, erasure.
+
+use facecheck::checkin::{self, Challenge, CheckIn, Outcome, ERASURE_NONCE, LOCKOUT_SECS};
+use facecheck::vault::KEK_LEN;
+use facecheck::{Engine, Error, Kek, QualityIssue, Vault};
+use facecheck_attest::{
+    verify_attestation, verify_registration, CounterState, Expectations, RegistrationExpectations, Registry,
+    VerifiedAttestation, VerifyError,
+};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+const DRIVER: &str = "driver-0042";
+const FLEET: &str = "fleet-north";
+const T0: u64 = 1_750_000_000;
+const SKEW: u64 = 300;
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")).expect("the shipped models load")
+    })
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn fixtures(names: &[&str]) -> Vec<Vec<u8>> {
+    names.iter().map(|n| fixture(n)).collect()
+}
+
+/// obama2.jpg scaled down so that its face is narrower than the quality gates accept (whatever the shipped limit).
+fn too_small() -> Vec<u8> {
+    let face_width = 275.0; // YuNet's box on obama2.jpg
+    let scale = 0.75 * facecheck::QualityLimits::SHIPPED.min_face_width / face_width;
+    png(&fixture("obama2.jpg"), |i| {
+        let (w, h) = ((i.width() as f32 * scale) as u32, (i.height() as f32 * scale) as u32);
+        image::imageops::resize(&i, w, h, image::imageops::FilterType::Triangle)
+    })
+}
+
+/// `bytes` re-encoded as PNG after `change`.
+fn png(bytes: &[u8], change: impl FnOnce(image::RgbImage) -> image::RgbImage) -> Vec<u8> {
+    let image = change(facecheck::decode_image(bytes).expect("decodes"));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).expect("encodes");
+    out.into_inner()
+}
+
+fn kek() -> Kek {
+    Kek::from_bytes(&[7; KEK_LEN])
+}
+
+/// A fresh directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("facecheck-checkin-{}-{name}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the test directory");
+        TempDir(dir)
+    }
+
+    fn vault(&self) -> PathBuf {
+        self.0.join("driver.vault")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Enrolls the three Obama photos at `T0`; returns the vault and the fleet's registry built from the statement.
+fn enroll_obama(dir: &TempDir) -> (Vault, Registry) {
+    let selfies = fixtures(&["obama.jpg", "obama1.jpg", "obama2.jpg"]);
+    let enrolled = checkin::enroll(engine(), dir.vault(), kek(), DRIVER, FLEET, &selfies, T0).expect("enrolls");
+    (enrolled.vault, registry_of(&enrolled.registration))
+}
+
+fn registry_of(statement: &str) -> Registry {
+    let expected = RegistrationExpectations { fleet: FLEET, driver: Some(DRIVER), now_unix: T0 + 5, skew_secs: SKEW };
+    let registration = verify_registration(statement, &expected).expect("the registration statement verifies");
+    let mut registry = Registry::new();
+    registry.register(&registration).expect("registers");
+    registry
+}
+
+fn expect<'a>(nonce: &'a str, now: u64) -> Expectations<'a> {
+    Expectations { fleet: FLEET, nonce, now_unix: now, skew_secs: SKEW }
+}
+
+fn check_in(vault: &mut Vault, nonce: &str, frames: &[&str], now: u64) -> CheckIn {
+    let challenge = Challenge { nonce, block: "block-2025-06-15-am" };
+    checkin::check_in(engine(), vault, &challenge, &fixtures(frames), now).expect("checks in")
+}
+
+fn verify(state: &mut CounterState, registry: &Registry, token: &str, nonce: &str, now: u64) -> VerifiedAttestation {
+    state.verify_and_record(token, registry, &expect(nonce, now)).expect("the fleet verifier accepts the token")
+}
+
+#[test]
+fn checkin_enroll_match_no_match_replay_lockout_erase() {
+    let dir = TempDir::new("e2e");
+    let (mut vault, registry) = enroll_obama(&dir);
+    let mut state = CounterState::new();
+
+    // Another photo of the enrolled driver. The fixtures hold three distinct photos of Obama, all used for
+    // enrollment; this one is obama1.jpg rotated with an EXIF orientation tag, so it exercises the decoding and
+    // re-runs the whole pipeline, but it is not an independent photo (see `a_photo_not_enrolled_matches`).
+    let now = T0 + 60;
+    let matched = check_in(&mut vault, "nonce-1", &["exif_orientation6.jpg"], now);
+    assert_eq!((matched.outcome, matched.retake, matched.locked_until), (Outcome::Match, None, None));
+    let verified = verify(&mut state, &registry, &matched.token, "nonce-1", now + 2);
+    let claims = verified.claims();
+    assert_eq!(verified.outcome(), Outcome::Match);
+    assert_eq!((claims.driver.as_str(), claims.fleet.as_str()), (DRIVER, FLEET));
+    assert_eq!((claims.block.as_str(), claims.issued_at), ("block-2025-06-15-am", now));
+    assert!(claims.liveness_passed);
+    assert_eq!(claims.attempts, 1);
+    assert_eq!(claims.model_manifest.as_str(), facecheck::Manifest::digest());
+    assert_eq!(claims.policy, checkin::policy_id());
+    let threshold = facecheck::Manifest::shipped().models.embedder.match_threshold.distance;
+    assert!(claims.policy.contains(&format!("/l2<{threshold}/fmr1e-3/")), "{}", claims.policy);
+    assert_eq!(claims.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(claims.counter, vault.counter());
+
+    // Replaying the first token against the recorded counters is refused.
+    assert!(matches!(
+        state.verify_and_record(&matched.token, &registry, &expect("nonce-1", now + 3)),
+        Err(VerifyError::CounterNotIncreasing { .. })
+    ));
+
+    // Someone else: no_match, reported for review, and the first failed attempt.
+    let now = T0 + 120;
+    let other = check_in(&mut vault, "nonce-2", &["biden.jpg"], now);
+    assert_eq!((other.outcome, other.locked_until), (Outcome::NoMatch, None));
+    assert!(other.message().contains("review"), "{}", other.message());
+    let verified = verify(&mut state, &registry, &other.token, "nonce-2", now);
+    assert_eq!(verified.outcome(), Outcome::NoMatch);
+    assert!(verified.claims().liveness_passed);
+    assert_eq!(verified.claims().attempts, 1);
+
+    // Four more failed attempts within three minutes of the first: the fifth locks check-in out.
+    let mut last = now;
+    for (i, frame) in ["biden2.jpg", "biden.jpg", "image_F1.jpg", "biden2.jpg"].into_iter().enumerate() {
+        last = now + 30 * (i as u64 + 1);
+        let nonce = format!("nonce-fail-{i}");
+        let result = check_in(&mut vault, &nonce, &[frame], last);
+        let expected = if frame == "image_F1.jpg" { Outcome::SpoofSuspected } else { Outcome::NoMatch };
+        assert_eq!(result.outcome, expected, "{frame}");
+        let verified = verify(&mut state, &registry, &result.token, &nonce, last);
+        assert_eq!(verified.claims().attempts, i as u32 + 2);
+        if i < 3 {
+            assert_eq!(result.locked_until, None);
+        } else {
+            assert_eq!(result.locked_until, Some(last + LOCKOUT_SECS));
+            assert!(result.message().contains("30 minute"), "{}", result.message());
+        }
+    }
+
+    // Locked out: even the enrolled driver gets `locked_out`, and nothing is examined.
+    let locked = check_in(&mut vault, "nonce-locked", &["obama1.jpg"], last + 60);
+    assert_eq!((locked.outcome, locked.locked_until), (Outcome::LockedOut, Some(last + LOCKOUT_SECS)));
+    let verified = verify(&mut state, &registry, &locked.token, "nonce-locked", last + 60);
+    assert_eq!(verified.outcome(), Outcome::LockedOut);
+    assert!(!verified.claims().liveness_passed);
+    assert_eq!(verified.claims().attempts, 0);
+
+    // The lock-out survives a restart.
+    drop(vault);
+    let mut vault = Vault::open(dir.vault(), kek(), last + 120).expect("reopens");
+    let status = checkin::status(&vault, last + 120).expect("status");
+    assert_eq!(status.locked_until, Some(last + LOCKOUT_SECS));
+    assert!(status.enrolled);
+    let locked = check_in(&mut vault, "nonce-locked-2", &["obama1.jpg"], last + 120);
+    assert_eq!(locked.outcome, Outcome::LockedOut);
+    verify(&mut state, &registry, &locked.token, "nonce-locked-2", last + 120);
+
+    // Once the lock-out is over, the driver checks in again.
+    let after = last + LOCKOUT_SECS;
+    let matched = check_in(&mut vault, "nonce-3", &["obama1.jpg"], after);
+    assert_eq!(matched.outcome, Outcome::Match);
+    assert_eq!(verify(&mut state, &registry, &matched.token, "nonce-3", after).claims().attempts, 1);
+    let status = checkin::status(&vault, after).expect("status");
+    assert_eq!((status.locked_until, status.last_checkin_at, status.recent_failures), (None, Some(after), 0));
+    assert_eq!(status.retention_deadline, Some(after + 365 * 86_400));
+
+    // Erase: a signed receipt, then no more check-ins.
+    let receipt = checkin::erase(&mut vault, None, after + 10).expect("erases");
+    let verified = verify(&mut state, &registry, &receipt, ERASURE_NONCE, after + 10);
+    assert_eq!(verified.outcome(), Outcome::Erased);
+    assert!(verified.is_erasure_receipt());
+    assert_eq!(verified.counter(), vault.counter());
+    let challenge = Challenge { nonce: "nonce-4", block: "b" };
+    let frames = fixtures(&["obama1.jpg"]);
+    assert!(matches!(
+        checkin::check_in(engine(), &mut vault, &challenge, &frames, after + 20),
+        Err(Error::VaultNotEnrolled)
+    ));
+    drop(vault);
+    let mut vault = Vault::open(dir.vault(), kek(), after + 30).expect("reopens");
+    assert!(!checkin::status(&vault, after + 30).expect("status").enrolled);
+    assert!(matches!(
+        checkin::check_in(engine(), &mut vault, &challenge, &frames, after + 30),
+        Err(Error::VaultNotEnrolled)
+    ));
+
+    // Re-enrollment keeps the registered device key.
+    let selfies = fixtures(&["obama.jpg", "obama1.jpg", "obama2.jpg"]);
+    checkin::reenroll(engine(), &mut vault, &selfies, after + 40).expect("re-enrolls");
+    let matched = check_in(&mut vault, "nonce-5", &["exif_orientation6.jpg"], after + 50);
+    assert_eq!(verify(&mut state, &registry, &matched.token, "nonce-5", after + 50).outcome(), Outcome::Match);
+}
+
+#[test]
+fn checkin_a_photo_not_enrolled_matches() {
+    // The fixtures have three distinct photos of Obama and enrollment needs three selfies, so to check in with a
+    // photo the template has never seen, enrollment here uses obama.jpg, obama2.jpg and obama2.jpg mirrored.
+    let dir = TempDir::new("holdout");
+    let obama2 = fixture("obama2.jpg");
+    let selfies = vec![fixture("obama.jpg"), obama2.clone(), png(&obama2, |i| image::imageops::flip_horizontal(&i))];
+    let enrolled = checkin::enroll(engine(), dir.vault(), kek(), DRIVER, FLEET, &selfies, T0).expect("enrolls");
+    let (mut vault, registry) = (enrolled.vault, registry_of(&enrolled.registration));
+    let result = check_in(&mut vault, "n", &["obama1.jpg"], T0 + 10);
+    assert_eq!(result.outcome, Outcome::Match);
+    let verified = verify_attestation(&result.token, &registry, &expect("n", T0 + 10), None).expect("verifies");
+    assert_eq!(verified.outcome(), Outcome::Match);
+}
+
+#[test]
+fn checkin_spoof_frames_are_spoof_suspected() {
+    let dir = TempDir::new("spoof");
+    let (mut vault, registry) = enroll_obama(&dir);
+    for (i, frame) in ["image_F1.jpg", "image_F2.jpg"].into_iter().enumerate() {
+        let now = T0 + 10 * (i as u64 + 1);
+        let result = check_in(&mut vault, "n", &[frame], now);
+        assert_eq!(result.outcome, Outcome::SpoofSuspected, "{frame}");
+        assert!(result.message().contains("photo or a screen"), "{}", result.message());
+        let verified = verify_attestation(&result.token, &registry, &expect("n", now), None).expect("verifies");
+        assert_eq!(verified.outcome(), Outcome::SpoofSuspected);
+        assert!(!verified.claims().liveness_passed);
+    }
+    assert_eq!(vault.recent_failures(T0 + 20), 2, "spoofs are failed attempts");
+}
+
+#[test]
+fn checkin_the_best_frame_is_judged_and_retakes_are_not_failures() {
+    let dir = TempDir::new("frames");
+    let (mut vault, registry) = enroll_obama(&dir);
+    let blank = png(&fixture("obama.jpg"), |i| image::RgbImage::from_pixel(i.width(), i.height(), image::Rgb([90; 3])));
+    let small = too_small();
+
+    // A usable frame among unusable ones is the one judged.
+    let frames = vec![blank.clone(), small.clone(), fixture("obama1.jpg")];
+    let challenge = Challenge { nonce: "n1", block: "b" };
+    let result = checkin::check_in(engine(), &mut vault, &challenge, &frames, T0 + 10).expect("checks in");
+    assert_eq!(result.outcome, Outcome::Match);
+
+    // No usable frame: the issue of the frame that got furthest, and `no_face` only when no frame had a face.
+    let challenge = Challenge { nonce: "n2", block: "b" };
+    let result = checkin::check_in(engine(), &mut vault, &challenge, &[&blank, &small], T0 + 20).expect("checks in");
+    assert_eq!((result.outcome, result.retake), (Outcome::PoorQuality, Some(QualityIssue::FaceTooSmall)));
+    assert!(result.message().contains(QualityIssue::FaceTooSmall.message()), "{}", result.message());
+    let verified = verify_attestation(&result.token, &registry, &expect("n2", T0 + 20), None).expect("verifies");
+    assert_eq!(verified.outcome(), Outcome::PoorQuality);
+    let challenge = Challenge { nonce: "n3", block: "b" };
+    let result = checkin::check_in(engine(), &mut vault, &challenge, &[&blank], T0 + 30).expect("checks in");
+    assert_eq!((result.outcome, result.retake), (Outcome::NoFace, Some(QualityIssue::NoFace)));
+    assert_eq!(vault.recent_failures(T0 + 30), 0, "retakes are not failed attempts");
+}
+
+#[test]
+fn checkin_enrollment_refuses_bad_selfie_sets_and_writes_nothing() {
+    let dir = TempDir::new("refused");
+    let enroll_selfies = |selfies: Vec<Vec<u8>>| {
+        checkin::enroll(engine(), dir.vault(), kek(), DRIVER, FLEET, &selfies, T0).map(|_| ()).unwrap_err()
+    };
+    let enroll = |names: &[&str]| enroll_selfies(fixtures(names));
+    assert!(matches!(enroll(&["obama.jpg", "obama1.jpg"]), Error::EnrollmentSelfieCount { given: 2, min: 3, max: 5 }));
+    assert!(matches!(enroll(&["obama.jpg"; 6]), Error::EnrollmentSelfieCount { given: 6, .. }));
+    assert!(matches!(enroll(&["obama.jpg", "obama1.jpg", "biden.jpg"]), Error::EnrollmentInconsistent));
+    assert!(matches!(
+        enroll(&["obama.jpg", "image_F2.jpg", "obama1.jpg"]),
+        Error::EnrollmentSpoofSuspected { selfie: 2 }
+    ));
+    assert!(matches!(
+        enroll_selfies(vec![fixture("obama.jpg"), fixture("obama1.jpg"), too_small()]),
+        Error::EnrollmentRetake { selfie: 3, issue: QualityIssue::FaceTooSmall }
+    ));
+    let err = enroll(&["text.jpg", "obama.jpg", "obama1.jpg"]);
+    assert!(matches!(&err, Error::Selfie { index: 1, source } if matches!(**source, Error::InvalidImage(_))), "{err}");
+    assert!(!dir.vault().exists(), "a refused enrollment writes no vault");
+
+    // An existing vault is never replaced.
+    let (vault, _) = enroll_obama(&dir);
+    drop(vault);
+    let before = std::fs::read(dir.vault()).expect("reads");
+    assert!(matches!(enroll(&["obama.jpg", "obama1.jpg", "obama2.jpg"]), Error::VaultExists));
+    assert_eq!(std::fs::read(dir.vault()).expect("reads"), before);
+}
+
+#[test]
+fn checkin_check_in_refuses_bad_requests_without_signing() {
+    let dir = TempDir::new("requests");
+    let (mut vault, _) = enroll_obama(&dir);
+    let frames = fixtures(&["obama1.jpg"]);
+    let mut run = |nonce: &str, block: &str, frames: &[Vec<u8>]| {
+        let challenge = Challenge { nonce, block };
+        checkin::check_in(engine(), &mut vault, &challenge, frames, T0 + 10).map(|_| ()).unwrap_err()
+    };
+    assert!(matches!(run("", "b", &frames), Error::InvalidChallenge(_)));
+    assert!(matches!(run("n", &"b".repeat(257), &frames), Error::InvalidChallenge(_)));
+    assert!(matches!(run("n", "b", &[]), Error::CheckinFrameCount { given: 0, .. }));
+    assert!(matches!(run("n", "b", &vec![frames[0].clone(); 9]), Error::CheckinFrameCount { given: 9, max: 8 }));
+    let err = run("n", "b", &fixtures(&["obama1.jpg", "truncated.jpg"]));
+    assert!(matches!(&err, Error::Selfie { index: 2, .. }), "{err}");
+    assert_eq!(vault.counter(), 0, "nothing was signed");
+}
+
+#[test]
+fn checkin_results_carry_no_scores() {
+    let dir = TempDir::new("no-scores");
+    let (mut vault, _) = enroll_obama(&dir);
+    let result = check_in(&mut vault, "n", &["biden.jpg"], T0 + 10);
+    // The payload holds exactly the 13 claims (the verifier refuses any other), and no number but iat, ctr, att.
+    let payload = result.token.split('.').nth(1).expect("three segments");
+    let payload = base64_url_decode(payload);
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&payload).expect("JSON");
+    let numbers: Vec<&str> = claims.iter().filter(|(_, v)| v.is_number()).map(|(k, _)| k.as_str()).collect();
+    assert_eq!(numbers, ["att", "ctr", "iat"]);
+    assert!(!result.message().contains("0."), "{}", result.message());
+}
+
+/// Unpadded base64url, enough for a test.
+fn base64_url_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'-' => 62,
+        b'_' => 63,
+        _ => panic!("not base64url"),
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text.bytes() {
+        acc = (acc << 6) | u32::from(value(c));
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}

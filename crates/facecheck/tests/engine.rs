@@ -1,0 +1,73 @@
+//! The engine on real photos: decisions with the shipped models and threshold, and model integrity checks.
+
+use facecheck::{Detector, Embedder, Engine, Error, FaceChoice, Manifest};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::from_dir(&root().join("../../models")).expect("shipped models load"))
+}
+
+fn embed(name: &str) -> facecheck::Embedding {
+    let bytes = std::fs::read(root().join("tests/fixtures").join(name)).expect("fixture");
+    engine().embed_image(&bytes, FaceChoice::Largest).expect("a face is found and embedded")
+}
+
+#[test]
+fn same_person_matches_and_different_people_do_not() {
+    let obama = embed("obama.jpg");
+    for same in ["obama1.jpg", "obama2.jpg", "exif_orientation6.jpg"] {
+        let c = engine().compare(&obama, &embed(same));
+        assert!(c.is_match, "obama.jpg vs {same}: distance {} threshold {}", c.distance, c.threshold);
+    }
+    assert!(engine().compare(&embed("biden.jpg"), &embed("biden2.jpg")).is_match, "biden vs biden2");
+    for (a, b) in [("obama.jpg", "biden.jpg"), ("obama1.jpg", "biden2.jpg"), ("obama2.jpg", "biden.jpg")] {
+        let c = engine().compare(&embed(a), &embed(b));
+        assert!(!c.is_match, "{a} vs {b}: distance {} threshold {}", c.distance, c.threshold);
+    }
+}
+
+#[test]
+fn the_threshold_is_the_manifests() {
+    assert_eq!(engine().threshold(), Manifest::shipped().models.embedder.match_threshold.distance);
+}
+
+#[test]
+fn a_photo_without_a_face_is_no_face() {
+    // A flat grey PNG: decodes fine, holds no face.
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(200, 200, image::Rgb([128, 128, 128]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("encodes");
+    assert!(matches!(engine().embed_image(&png, FaceChoice::Largest), Err(Error::NoFace)));
+}
+
+#[test]
+fn model_bytes_that_differ_from_the_manifest_are_refused() {
+    let manifest = Manifest::shipped();
+    let detector =
+        std::fs::read(root().join("../../models").join(&manifest.models.detector.model.file)).expect("model");
+    let mut tampered = detector.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(matches!(
+        Detector::from_bytes(&manifest.models.detector, &tampered),
+        Err(Error::ModelDigestMismatch { name: "detector", .. })
+    ));
+    // The detector's bytes are not the embedder's.
+    assert!(matches!(
+        Embedder::from_bytes(&manifest.models.embedder, &detector),
+        Err(Error::ModelDigestMismatch { name: "embedder", .. })
+    ));
+}
+
+#[test]
+fn a_missing_model_folder_is_a_clear_error() {
+    let result = Engine::from_dir(&root().join("no-such-folder"));
+    assert!(matches!(result, Err(Error::ModelIo { .. })), "{:?}", result.err().map(|e| e.to_string()));
+}

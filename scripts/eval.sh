@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the evaluations on the development data and checks the project's bars.
+# Usage: scripts/eval.sh DATA_DIR   (DATA_DIR holds lfw-view1/ and pad-dev/, e.g. ../shared/data)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data="${1:?usage: scripts/eval.sh DATA_DIR}"
+out="${EVAL_OUT:-target-eval}"
+mkdir -p "$out"
+cargo build --release -p facecheck-cli
+bin="${CARGO_TARGET_DIR:-target}/release/facecheck"
+
+echo "== LFW View 1: threshold from pairsDevTrain, accuracy on pairsDevTest"
+"$bin" eval lfw --images "$data/lfw-view1/images" --pairs "$data/lfw-view1/pairsDevTest.txt" \
+  --train-pairs "$data/lfw-view1/pairsDevTrain.txt" --json --plot "$out/lfw-roc.png" | tee "$out/lfw.json"
+python3 - "$out/lfw.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["accuracy"] >= 0.985, f"LFW View 1 accuracy {r['accuracy']} is below the 98.5 % bar"
+print(f"bar met: accuracy {100 * r['accuracy']:.2f} % >= 98.5 %")
+PY

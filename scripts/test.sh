@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, and every test of the workspace, in the one release profile that the
+# CLI and the benchmarks also use (tract is compiled once). The JOSE interop tests need python3 with PyJWT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --disable-pip-version-check -r scripts/interop/requirements.txt
+cargo fmt --all -- --check
+cargo clippy --release --workspace --all-targets -- -D warnings
+cargo test --release --workspace
