@@ -11,10 +11,9 @@ The Rust core (crates/facecheck/src/liveness.rs) and this script follow the same
   - BGR, 0..255, NCHW; softmax over 3 classes, class 1 = real; the two real-probabilities are averaged.
 `--box yunet` skips the second step (the crop on YuNet's own box), for comparison.
 
-The liveness sessions run with onnxruntime's basic graph optimisations only: its extended level fuses the
-DequantizeLinear -> MatMul of the classifier head into MatMulNBits, which quantises that MatMul's activations too
-(the file asks for weight-only int8) and moves the real-probability by up to 3e-4 on image_F1. With basic
-optimisations onnxruntime computes the graph as written, as tract does.
+The sessions are scripts/reference.py's, with onnxruntime's basic graph optimisations only: its extended level
+fuses the DequantizeLinear -> MatMul of the classifier head into MatMulNBits, which quantises that MatMul's
+activations too (the file asks for weight-only int8) and moves the real-probability by up to 3e-4 on image_F1.
 
 Commands:
     python3 scripts/liveness_reference.py golden
@@ -35,7 +34,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 import reference as ref
 
@@ -44,19 +42,6 @@ SAMPLES = ("image_F1.jpg", "image_F2.jpg", "image_T1.jpg")
 YUNET_WIDTH_TO_TRAINING = 0.86
 YUNET_HEIGHT_TO_TRAINING = 1.17
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-
-
-def load_models():
-    """scripts/reference.py's models, with the liveness sessions replaced by ones that compute the graph as written."""
-    models = ref.Models()
-    for name in ref.LIVENESS_MODELS:
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        path = ref.MODELS_DIR / models.entries[name]["file"]
-        models.sessions[name] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return models
 
 
 def training_box(box):
@@ -194,7 +179,7 @@ def main(argv=None):
     e.add_argument("--crop-scale", type=float, help="context scale for both models instead of the manifest's")
     args = parser.parse_args(argv)
 
-    models = load_models()
+    models = ref.Models()
     if args.command == "golden":
         golden(models, args.tests)
     elif args.command == "score":
