@@ -18,3 +18,20 @@ r = json.load(open(sys.argv[1]))
 assert r["accuracy"] >= 0.985, f"LFW View 1 accuracy {r['accuracy']} is below the 98.5 % bar"
 print(f"bar met: accuracy {100 * r['accuracy']:.2f} % >= 98.5 %")
 PY
+
+echo "== Presentation attacks: NUAA train subset (print attacks)"
+"$bin" eval pad --live "$data/pad-dev/nuaa-train-subset/live" --spoof "$data/pad-dev/nuaa-train-subset/spoof" \
+  --json --plot "$out/pad-det.png" | tee "$out/pad.json"
+python3 - "$out/pad.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["apcer"] <= 0.01 and r["bpcer"] <= 0.01, f"APCER {r['apcer']} / BPCER {r['bpcer']} above the 1 % bars"
+print(f"bar met: APCER {100 * r['apcer']:.2f} %, BPCER {100 * r['bpcer']:.2f} % at the shipped threshold")
+PY
+for sample in image_F1 image_F2 image_T1; do
+  "$bin" liveness "$data/pad-dev/silent-face-samples/$sample.jpg"
+done
+
+echo "== Quality gates: how many ordinary photos they turn away"
+"$bin" eval quality --images "$data/lfw-view1/images" --json | tee "$out/quality-lfw.json"
+"$bin" eval quality --images "$data/samples" --json | tee "$out/quality-samples.json"
