@@ -1,0 +1,94 @@
+package com.facecheck.app
+
+import android.app.Activity
+import android.app.AlertDialog
+import android.content.Intent
+import android.os.Bundle
+import android.widget.LinearLayout
+import com.facecheck.api.FacecheckException
+import com.facecheck.api.Status
+
+/**
+ * My data: when the face was enrolled, when it will be deleted automatically, any lock-out; erase my face data
+ * (with the signed receipt sent to the fleet); the consent notice; the fleet server address.
+ */
+class SettingsActivity : Activity() {
+    private lateinit var settings: Settings
+    private lateinit var content: LinearLayout
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        settings = Settings(this)
+        content = column()
+        setContentView(scrolling(content))
+        load()
+    }
+
+    private fun load() {
+        Background.run(this, { Engine.get(this).status() }, { error -> render(null, error) }) { status ->
+            render(status, null)
+        }
+    }
+
+    private fun render(status: Status?, error: Exception?) {
+        content.removeAllViews()
+        content.addView(text(getString(R.string.settings_title), 22f, bold = true))
+        if (status != null && status.isEnrolled) {
+            content.addView(text(getString(R.string.status_enrolled_since, formatDate(status.enrolledAt()!!))))
+            content.addView(text(getString(R.string.status_deadline, formatDate(status.retentionDeadline()!!))))
+            status.lockedUntil()?.let { content.addView(text(getString(R.string.status_locked, formatTime(it)))) }
+            content.addView(button(getString(R.string.erase)) { confirmErase() })
+        } else if (status != null) {
+            content.addView(text(getString(R.string.status_not_enrolled)))
+        }
+        if (error is FacecheckException.WrongKey || error is FacecheckException.VaultCorrupt) {
+            // The vault cannot be read, so no receipt can be signed: the only way out is to delete the file.
+            content.addView(text(explain(error)))
+            content.addView(button(getString(R.string.erase)) {
+                confirm {
+                    Engine.deleteUnreadableVault(this)
+                    load()
+                }
+            })
+        } else if (error != null) {
+            content.addView(text(explain(error)))
+        }
+        if (settings.consentAt > 0) {
+            val given = getString(R.string.consent_accepted_on, formatTime(settings.consentAt), settings.consentVersion)
+            content.addView(text(given, 14f))
+        }
+        content.addView(button(getString(R.string.show_notice)) {
+            startActivity(Intent(this, ConsentActivity::class.java).putExtra(ConsentActivity.EXTRA_REVIEW, true))
+        })
+        val server = field(R.string.server_hint, settings.serverUrl)
+        content.addView(server)
+        content.addView(button(getString(R.string.server_save)) {
+            val url = server.text.toString().trim()
+            if (url.startsWith("https://")) settings.serverUrl = url
+        })
+    }
+
+    private fun confirm(then: () -> Unit) {
+        AlertDialog.Builder(this)
+            .setMessage(R.string.erase_confirm)
+            .setPositiveButton(R.string.yes) { _, _ -> then() }
+            .setNegativeButton(R.string.cancel, null)
+            .show()
+    }
+
+    /** Erases the template (the core signs a receipt in the same step), then sends the receipt to the fleet. */
+    private fun confirmErase() = confirm {
+        Background.run(this, {
+            val receipt = Engine.get(this).erase()
+            try {
+                FleetClient(settings.serverUrl).uploadErasure(receipt)
+                true
+            } catch (e: java.io.IOException) {
+                settings.pendingErasure = receipt
+                false
+            }
+        }, { error -> alert(explain(error)) }) { sent ->
+            alert(getString(if (sent) R.string.erase_done else R.string.erase_done_offline)) { load() }
+        }
+    }
+}

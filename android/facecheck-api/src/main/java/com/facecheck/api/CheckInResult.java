@@ -1,0 +1,102 @@
+package com.facecheck.api;
+
+/**
+ * What one check-in produced: the signed token to upload (whatever the outcome) and what to tell the driver. It
+ * carries no score, embedding or image data, by construction of the native library.
+ */
+public final class CheckInResult {
+    /** The selfie matched the enrolled driver and passed the liveness check. */
+    public static final String MATCH = "match";
+    /** A live face was seen but it did not match: reported for review by a person, never acted on automatically. */
+    public static final String NO_MATCH = "no_match";
+    /** The selfie looks like a photo or a screen. */
+    public static final String SPOOF_SUSPECTED = "spoof_suspected";
+    /** No face was found: retake. */
+    public static final String NO_FACE = "no_face";
+    /** The selfie failed a quality gate ({@link #retakeReason()}): retake. */
+    public static final String POOR_QUALITY = "poor_quality";
+    /** Too many failed attempts: check-in is paused until {@link #lockedUntil()}. */
+    public static final String LOCKED_OUT = "locked_out";
+
+    private final String token;
+    private final String outcome;
+    private final String retakeReason;
+    private final String message;
+    private final long lockedUntil;
+    private final long issuedAt;
+
+    /** Made by the native library. */
+    CheckInResult(String token, String outcome, String retakeReason, String message, long lockedUntil, long issuedAt) {
+        this.token = token;
+        this.outcome = outcome;
+        this.retakeReason = retakeReason;
+        this.message = message;
+        this.lockedUntil = lockedUntil;
+        this.issuedAt = issuedAt;
+    }
+
+    /** The signed attestation (a compact JWS): the only thing to send to the fleet server. */
+    public String token() {
+        return token;
+    }
+
+    /** The decision as signed: one of the constants of this class. */
+    public String outcome() {
+        return outcome;
+    }
+
+    /** Whether the driver is checked in. */
+    public boolean isMatch() {
+        return MATCH.equals(outcome);
+    }
+
+    /** For {@code poor_quality} and {@code no_face}: the quality issue to fix (e.g. {@code too_dark}); else null. */
+    public String retakeReason() {
+        return retakeReason;
+    }
+
+    /** A sentence for the driver, in English (the app shows its own localised texts by outcome and reason). */
+    public String message() {
+        return message;
+    }
+
+    /** The end of the lock-out in unix seconds, if this attempt caused one or check-in was already locked; else null. */
+    public Long lockedUntil() {
+        return lockedUntil < 0 ? null : lockedUntil;
+    }
+
+    /** When the token was signed, unix seconds. */
+    public long issuedAt() {
+        return issuedAt;
+    }
+
+    /**
+     * For callers that prefer exceptions: returns if the driver is checked in, else throws the exception matching
+     * the outcome ({@code NoFace}, {@code PoorQuality}, {@code SpoofSuspected}, {@code LockedOut}, {@code NoMatch}).
+     * Upload {@link #token()} first: the server needs every outcome.
+     */
+    public void requireMatch() throws FacecheckException {
+        if (MATCH.equals(outcome)) {
+            return;
+        }
+        if (lockedUntil >= 0) {
+            throw new FacecheckException.LockedOut(lockedUntil, message);
+        }
+        if (NO_FACE.equals(outcome)) {
+            throw new FacecheckException.NoFace(message);
+        }
+        if (POOR_QUALITY.equals(outcome)) {
+            throw new FacecheckException.PoorQuality(retakeReason, message);
+        }
+        if (SPOOF_SUSPECTED.equals(outcome)) {
+            throw new FacecheckException.SpoofSuspected(message);
+        }
+        throw new FacecheckException.NoMatch(message);
+    }
+
+    @Override
+    public String toString() {
+        return "CheckInResult{outcome=" + outcome + (retakeReason != null ? ", retake=" + retakeReason : "")
+                + (lockedUntil >= 0 ? ", lockedUntil=" + lockedUntil : "") + "}";
+    }
+}

@@ -1,0 +1,218 @@
+package com.facecheck.api;
+
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+
+/**
+ * The Facecheck engine for one driver on one device: the models (loaded and optimised once per instance) and the
+ * driver's encrypted vault. Plain JVM code with no Android dependency, used by the app and by the host tests.
+ *
+ * <p>Nothing returned here is biometric: tokens are signed JWS statements of a decision, statuses are timestamps.
+ * No method returns an image, a crop, an embedding, a template or a score.
+ *
+ * <p>Threads: every method may be called from any thread. Calls on one instance are serialised by the native
+ * library (the screening of a selfie runs in parallel with them); run them off the UI thread, a check-in takes
+ * about a second. {@link #close()} may be called at any time and more than once: calls in progress finish, later
+ * ones throw {@link FacecheckException.InvalidState} with reason {@code closed}.
+ *
+ * <pre>{@code
+ * Facecheck.loadLibrary("/path/to/libfacecheck_jni.so");   // or loadLibrary() on Android
+ * try (Facecheck engine = Facecheck.open(Facecheck.directory(new File("models")), new File("driver.vault"), kek)) {
+ *     String registration = engine.enroll("driver-42", "fleet-7", selfies);   // send to the fleet
+ *     CheckInResult result = engine.checkIn(nonce, blockId, frames);
+ *     upload(result.token());
+ * }
+ * }</pre>
+ */
+public final class Facecheck implements AutoCloseable {
+    /** The name of the native library, as {@link System#loadLibrary} takes it. */
+    public static final String LIBRARY = "facecheck_jni";
+
+    private final long handle;
+
+    private Facecheck(long handle) {
+        this.handle = handle;
+    }
+
+    /** Loads {@code libfacecheck_jni} from the library path (on Android, the APK's {@code lib/<abi>/}). */
+    public static void loadLibrary() {
+        System.loadLibrary(LIBRARY);
+    }
+
+    /** Loads the native library from an absolute path (host tests). */
+    public static void loadLibrary(String absolutePath) {
+        System.load(absolutePath);
+    }
+
+    /**
+     * The model files the native library expects, as pinned by its compiled-in manifest, in the order detector,
+     * embedder, liveness V2, liveness V1SE.
+     */
+    public static String[] modelFileNames() {
+        return NativeBridge.modelFileNames();
+    }
+
+    /** Model files read from a folder (the repository's {@code models/}). */
+    public static ModelSource directory(final File dir) {
+        return new ModelSource() {
+            @Override
+            public byte[] read(String fileName) throws IOException {
+                return readAll(new FileInputStream(new File(dir, fileName)));
+            }
+        };
+    }
+
+    /**
+     * Loads the models (each must match the digest the library pins) and opens the vault at {@code vault} if one
+     * exists; {@link #enroll} creates it otherwise.
+     *
+     * @param kek the 32-byte key-encryption key of the vault (on Android: unwrapped with the Keystore). The caller
+     *     owns the array and should overwrite it once this returns.
+     * @throws FacecheckException.WrongKey the vault does not decrypt with {@code kek} (or was tampered with)
+     * @throws FacecheckException.VaultCorrupt the vault is damaged; it is left untouched
+     * @throws FacecheckException.InvalidInput model bytes that do not match the manifest, a key of the wrong length
+     * @throws FacecheckException.InvalidState reason {@code vault_busy}: another engine has this vault open
+     * @throws IOException a model file could not be read
+     */
+    public static Facecheck open(ModelSource models, File vault, byte[] kek) throws FacecheckException, IOException {
+        checkNotNull(models, "models");
+        checkNotNull(vault, "vault");
+        checkNotNull(kek, "kek");
+        String[] names = modelFileNames();
+        byte[][] bytes = new byte[names.length][];
+        for (int i = 0; i < names.length; i++) {
+            bytes[i] = models.read(names[i]);
+            checkNotNull(bytes[i], names[i]);
+        }
+        return new Facecheck(NativeBridge.open(bytes[0], bytes[1], bytes[2], bytes[3], vault.getPath(), kek));
+    }
+
+    /**
+     * Checks one selfie as enrollment will: quality gates, then liveness. Returns if it is usable.
+     *
+     * @throws FacecheckException.NoFace no face in the picture
+     * @throws FacecheckException.PoorQuality the first quality gate it failed, with what to do
+     * @throws FacecheckException.SpoofSuspected it looks like a photo or a screen
+     * @throws FacecheckException.InvalidInput not a JPEG or PNG the library reads
+     */
+    public void screen(byte[] jpeg) throws FacecheckException {
+        checkNotNull(jpeg, "jpeg");
+        NativeBridge.screen(handle, jpeg);
+    }
+
+    /**
+     * Enrolls the driver from 3 to 5 selfies: creates the vault and the device key, and returns the device
+     * registration statement (a JWS carrying the device public key) for the fleet server. Nothing is stored unless
+     * every selfie is accepted.
+     *
+     * @throws FacecheckException.NoFace a selfie without a face (the message says which)
+     * @throws FacecheckException.PoorQuality a selfie failed a quality gate, or (reason {@code inconsistent}) the
+     *     selfies do not all show the same person
+     * @throws FacecheckException.SpoofSuspected a selfie looks like a photo or a screen
+     * @throws FacecheckException.InvalidState reason {@code vault_exists}: this device already has a vault (use
+     *     {@link #reenroll} after an erasure)
+     * @throws FacecheckException.InvalidInput fewer than 3 or more than 5 selfies, an unreadable image, bad ids
+     */
+    public String enroll(String driverId, String fleetId, List<byte[]> selfies) throws FacecheckException {
+        checkNotNull(driverId, "driverId");
+        checkNotNull(fleetId, "fleetId");
+        return NativeBridge.enroll(handle, driverId, fleetId, frames(selfies));
+    }
+
+    /**
+     * Enrolls again into this device's vault after its template was erased or expired, keeping the device key and
+     * so the fleet's registration. Same selfie rules as {@link #enroll}.
+     *
+     * @throws FacecheckException.InvalidState reason {@code already_enrolled}, or {@code not_enrolled} when the
+     *     device has no vault yet (use {@link #enroll})
+     */
+    public void reenroll(List<byte[]> selfies) throws FacecheckException {
+        NativeBridge.reenroll(handle, frames(selfies));
+    }
+
+    /**
+     * One block check-in: the best of 1 to 8 frames is checked for quality and liveness and matched against the
+     * enrolled template, and the decision signed together with the server's challenge. Every decision is a result
+     * whose {@link CheckInResult#token()} goes to the server; see {@link CheckInResult#outcome()}.
+     *
+     * @param nonce the server's challenge for this check-in, 1 to 256 bytes
+     * @param blockId the block or shift being checked into, 1 to 256 bytes
+     * @throws FacecheckException.InvalidState reason {@code not_enrolled}
+     * @throws FacecheckException.InvalidInput an empty or too long challenge, no frame or too many, an unreadable image
+     */
+    public CheckInResult checkIn(String nonce, String blockId, List<byte[]> frames) throws FacecheckException {
+        checkNotNull(nonce, "nonce");
+        checkNotNull(blockId, "blockId");
+        return NativeBridge.checkIn(handle, nonce, blockId, frames(frames));
+    }
+
+    /** Whether a face is enrolled, since when, until when it is kept, and any lock-out. */
+    public Status status() throws FacecheckException {
+        return NativeBridge.status(handle);
+    }
+
+    /**
+     * Erases the enrolled template now and returns the signed erasure receipt for the fleet server. The vault keeps
+     * the device key, the counter and the lock-out state, without any face data.
+     *
+     * @param nonce the server's challenge, or null with {@code blockId} null when erasing offline
+     * @throws FacecheckException.InvalidState reason {@code not_enrolled} when the device has no vault
+     */
+    public String erase(String nonce, String blockId) throws FacecheckException {
+        return NativeBridge.erase(handle, nonce, blockId);
+    }
+
+    /** Erases offline: {@code erase(null, null)}. */
+    public String erase() throws FacecheckException {
+        return erase(null, null);
+    }
+
+    /** A new device registration statement (JWS) for the fleet server, dated now. */
+    public String registrationStatement() throws FacecheckException {
+        return NativeBridge.registrationStatement(handle);
+    }
+
+    /** The device's raw 32-byte Ed25519 public key. */
+    public byte[] devicePublicKey() throws FacecheckException {
+        return NativeBridge.devicePublicKey(handle);
+    }
+
+    /** Releases the models and the vault. Safe to call more than once and from any thread. */
+    @Override
+    public void close() {
+        NativeBridge.close(handle);
+    }
+
+    /** Reads a stream to its end and closes it (java.io only: {@code java.nio.file} is not on Android 23). */
+    public static byte[] readAll(InputStream in) throws IOException {
+        try {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            byte[] buffer = new byte[64 * 1024];
+            for (int n; (n = in.read(buffer)) != -1; ) {
+                out.write(buffer, 0, n);
+            }
+            return out.toByteArray();
+        } finally {
+            in.close();
+        }
+    }
+
+    private static byte[][] frames(List<byte[]> frames) {
+        checkNotNull(frames, "frames");
+        byte[][] array = frames.toArray(new byte[0][]);
+        for (int i = 0; i < array.length; i++) {
+            checkNotNull(array[i], "frame " + (i + 1));
+        }
+        return array;
+    }
+
+    private static void checkNotNull(Object value, String name) {
+        if (value == null) {
+            throw new NullPointerException(name + " is null");
+        }
+    }
+}

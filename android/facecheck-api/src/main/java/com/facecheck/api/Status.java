@@ -1,0 +1,100 @@
+package com.facecheck.api;
+
+/** The state of the driver's data on this device, for the settings screen. No biometric data. */
+public final class Status {
+    private final boolean hasVault;
+    private final String driverId;
+    private final String fleetId;
+    private final String deviceKeyId;
+    private final boolean enrolled;
+    private final long enrolledAt;
+    private final long lastCheckInAt;
+    private final long lockedUntil;
+    private final int recentFailures;
+    private final int retentionDays;
+    private final long retentionDeadline;
+
+    /** Made by the native library; times are unix seconds, -1 for none. */
+    Status(boolean hasVault, String driverId, String fleetId, String deviceKeyId, boolean enrolled, long enrolledAt,
+            long lastCheckInAt, long lockedUntil, int recentFailures, int retentionDays, long retentionDeadline) {
+        this.hasVault = hasVault;
+        this.driverId = driverId;
+        this.fleetId = fleetId;
+        this.deviceKeyId = deviceKeyId;
+        this.enrolled = enrolled;
+        this.enrolledAt = enrolledAt;
+        this.lastCheckInAt = lastCheckInAt;
+        this.lockedUntil = lockedUntil;
+        this.recentFailures = recentFailures;
+        this.retentionDays = retentionDays;
+        this.retentionDeadline = retentionDeadline;
+    }
+
+    private static Long time(long seconds) {
+        return seconds < 0 ? null : seconds;
+    }
+
+    /**
+     * Whether this device has a vault (a device key registered for a driver). After an erasure it still has one,
+     * without a template: enroll again with {@link Facecheck#reenroll}; with none, {@link Facecheck#enroll}.
+     */
+    public boolean hasVault() {
+        return hasVault;
+    }
+
+    /** The fleet's driver id the vault belongs to; null without a vault. */
+    public String driverId() {
+        return driverId;
+    }
+
+    /** The fleet id; null without a vault. */
+    public String fleetId() {
+        return fleetId;
+    }
+
+    /** The device key id ({@code kid} of every token); null without a vault. */
+    public String deviceKeyId() {
+        return deviceKeyId;
+    }
+
+    /** Whether a face template is enrolled now. */
+    public boolean isEnrolled() {
+        return enrolled;
+    }
+
+    /** When the template was enrolled, unix seconds; null if not enrolled. */
+    public Long enrolledAt() {
+        return time(enrolledAt);
+    }
+
+    /** The last successful check-in, unix seconds; null if none. */
+    public Long lastCheckInAt() {
+        return time(lastCheckInAt);
+    }
+
+    /** The end of the current lock-out, unix seconds; null if check-in is not locked. */
+    public Long lockedUntil() {
+        return time(lockedUntil);
+    }
+
+    /** Failed attempts that still count towards a lock-out. */
+    public int recentFailures() {
+        return recentFailures;
+    }
+
+    /** Days without a successful check-in after which the template is deleted; 0 without a vault. */
+    public int retentionDays() {
+        return retentionDays;
+    }
+
+    /** When the template is deleted unless the driver checks in before, unix seconds; null if not enrolled. */
+    public Long retentionDeadline() {
+        return time(retentionDeadline);
+    }
+
+    @Override
+    public String toString() {
+        return "Status{hasVault=" + hasVault + ", enrolled=" + enrolled + ", enrolledAt=" + enrolledAt()
+                + ", lockedUntil=" + lockedUntil() + ", retentionDeadline=" + retentionDeadline() + "}";
+    }
+}

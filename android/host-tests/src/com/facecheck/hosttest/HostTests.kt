@@ -1,0 +1,579 @@
+package com.facecheck.hosttest
+
+import com.facecheck.api.CheckInResult
+import com.facecheck.api.Facecheck
+import com.facecheck.api.FacecheckException
+import com.facecheck.api.ModelSource
+import com.facecheck.api.Status
+import java.awt.image.BufferedImage
+import java.io.ByteArrayOutputStream
+import java.io.File
+import java.io.IOException
+import java.security.SecureRandom
+import java.util.Base64
+import java.util.Collections
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
+import javax.imageio.ImageIO
+import kotlin.system.exitProcess
+
+/**
+ * Host JVM tests of the JNI bridge: the real x86_64 `libfacecheck_jni.so`, loaded with `System.load`, driven through
+ * the same `com.facecheck.api` wrapper the app uses, on real photos. Tokens are checked by the fleet side's Rust
+ * verifier (the `facecheck` CLI: `registry add`, `attest verify`).
+ *
+ *     HostTestsKt LIB REPO FACECHECK_CLI WORK_DIR
+ *
+ * Prints one line per test and `N passed, M failed`; exits non-zero on any failure. The tests run in order and
+ * share one driver's vault, as the app would use it: enroll, check in, lock out, erase, re-enroll, reopen.
+ */
+fun main(args: Array<String>) {
+    if (args.size != 4) {
+        System.err.println("usage: HostTestsKt LIB REPO FACECHECK_CLI WORK_DIR")
+        exitProcess(2)
+    }
+    Facecheck.loadLibrary(File(args[0]).absolutePath)
+    val suite = Suite(File(args[1]), File(args[2]), File(args[3]))
+    suite.run()
+    println("${suite.passed} passed, ${suite.failed} failed")
+    exitProcess(if (suite.failed == 0 && suite.passed > 0) 0 else 1)
+}
+
+class Suite(private val repo: File, private val cli: File, private val work: File) {
+    var passed = 0
+    var failed = 0
+
+    private val fixtures = File(repo, "crates/facecheck/tests/fixtures")
+    private val models: ModelSource = Facecheck.directory(File(repo, "models"))
+    private val vault = File(work, "driver.vault")
+    private val registry = File(work, "registry.json")
+    private val counters = File(work, "counters.json")
+    private val kek = ByteArray(32).also { SecureRandom().nextBytes(it) }
+    private val driver = "driver-42"
+    private val fleet = "fleet-7"
+    private lateinit var engine: Facecheck
+
+    private fun photo(name: String): ByteArray = File(fixtures, name).readBytes()
+
+    private fun photos(vararg names: String): List<ByteArray> = names.map { photo(it) }
+
+    private fun test(name: String, body: () -> Unit) {
+        try {
+            body()
+            passed++
+            println("ok     $name")
+        } catch (e: Throwable) {
+            failed++
+            println("FAILED $name: $e")
+            e.printStackTrace(System.out)
+        }
+    }
+
+    fun run() {
+        work.mkdirs()
+        vault.delete()
+        registry.delete()
+        counters.delete()
+        openAndRefuse()
+        screening()
+        enrollment()
+        checkIns()
+        lockOut()
+        concurrency()
+        erasure()
+        reopen()
+        panics()
+        closing()
+        surface()
+    }
+
+    // --- open -----------------------------------------------------------------------------------------------
+
+    private fun openAndRefuse() {
+        test("modelFileNames lists the four shipped models") {
+            val names = Facecheck.modelFileNames()
+            check(names.size == 4) { names.toList().toString() }
+            for (name in names) check(File(repo, "models/$name").isFile) { "models/$name is missing" }
+        }
+        test("open with a 16-byte key throws InvalidInput") {
+            expect<FacecheckException.InvalidInput> { Facecheck.open(models, vault, ByteArray(16)) }
+        }
+        test("open with model bytes that are not the pinned models throws InvalidInput") {
+            val wrong = ModelSource { name -> if (name.startsWith("yunet")) "not a model".toByteArray() else models.read(name) }
+            val e = expect<FacecheckException.InvalidInput> { Facecheck.open(wrong, vault, kek) }
+            check(e.message!!.contains("does not match the manifest")) { e.message!! }
+        }
+        test("open with a model file missing throws IOException") {
+            expect<IOException> { Facecheck.open(Facecheck.directory(work), vault, kek) }
+        }
+        test("open loads the models; before enrollment there is no vault") {
+            val started = System.nanoTime()
+            engine = Facecheck.open(models, vault, kek)
+            println("       (open took ${(System.nanoTime() - started) / 1_000_000} ms)")
+            val status = engine.status()
+            check(!status.hasVault() && !status.isEnrolled()) { status.toString() }
+            check(status.enrolledAt() == null && status.lockedUntil() == null && status.retentionDeadline() == null)
+            check(!vault.exists()) { "open must not create the vault" }
+        }
+        test("check-in before enrollment throws InvalidState(not_enrolled)") {
+            val e = expect<FacecheckException.InvalidState> { engine.checkIn("n", "b", photos("obama.jpg")) }
+            check(e.reason() == "not_enrolled") { e.reason() }
+        }
+        test("erase before enrollment throws InvalidState(not_enrolled)") {
+            val e = expect<FacecheckException.InvalidState> { engine.erase() }
+            check(e.reason() == "not_enrolled") { e.reason() }
+        }
+    }
+
+    // --- screening: the enrollment guidance -------------------------------------------------------------------
+
+    private fun screening() {
+        test("screen: empty bytes throw InvalidInput") {
+            expect<FacecheckException.InvalidInput> { engine.screen(ByteArray(0)) }
+        }
+        test("screen: garbage bytes throw InvalidInput") {
+            expect<FacecheckException.InvalidInput> { engine.screen(ByteArray(1000) { (it * 31).toByte() }) }
+        }
+        test("screen: a truncated JPEG and a 60000x60000 PNG header throw InvalidInput") {
+            expect<FacecheckException.InvalidInput> { engine.screen(photo("truncated.jpg")) }
+            expect<FacecheckException.InvalidInput> { engine.screen(photo("huge_dimensions.png")) }
+        }
+        test("screen: a picture without a face throws NoFace") {
+            expect<FacecheckException.NoFace> { engine.screen(blankJpeg()) }
+        }
+        test("screen: a usable selfie passes") {
+            engine.screen(photo("obama.jpg"))
+            engine.screen(photo("image_T1.jpg"))
+        }
+        test("screen: a printed-photo attack throws SpoofSuspected") {
+            expect<FacecheckException.SpoofSuspected> { engine.screen(photo("image_F1.jpg")) }
+        }
+        test("screen: a tiny face throws PoorQuality with its reason") {
+            val e = expect<FacecheckException.PoorQuality> { engine.screen(shrunk("obama.jpg", 8)) }
+            check(e.reason() == "face_too_small") { e.reason() }
+            check(e.message!!.isNotEmpty())
+        }
+    }
+
+    // --- enrollment -------------------------------------------------------------------------------------------
+
+    private fun enrollment() {
+        test("enroll with 2 selfies throws InvalidInput, nothing stored") {
+            expect<FacecheckException.InvalidInput> { engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg")) }
+            check(!vault.exists())
+        }
+        test("enroll with a printed photo among the selfies throws SpoofSuspected, nothing stored") {
+            expect<FacecheckException.SpoofSuspected> {
+                engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "image_F1.jpg"))
+            }
+            check(!vault.exists())
+        }
+        test("enroll with an empty frame throws InvalidInput, nothing stored") {
+            expect<FacecheckException.InvalidInput> {
+                engine.enroll(driver, fleet, listOf(photo("obama.jpg"), ByteArray(0), photo("obama1.jpg")))
+            }
+            check(!vault.exists())
+        }
+        test("enroll with two people throws PoorQuality(inconsistent), nothing stored") {
+            val e = expect<FacecheckException.PoorQuality> {
+                engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "biden.jpg"))
+            }
+            check(e.reason() == "inconsistent") { e.reason() }
+            check(!vault.exists())
+        }
+        test("enroll Obama: registration statement accepted by the fleet registry, status enrolled") {
+            val before = nowSeconds()
+            val statement = engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "exif_orientation6.jpg"))
+            check(statement.split('.').size == 3) { "not a compact JWS" }
+            cli("registry", "add", "--registry", registry.path, "--fleet", fleet, "--driver", driver, statement)
+            val status = engine.status()
+            check(status.hasVault() && status.isEnrolled()) { status.toString() }
+            check(status.driverId() == driver && status.fleetId() == fleet)
+            check(status.enrolledAt()!! in before..nowSeconds() + 1) { status.toString() }
+            val days = (status.retentionDeadline()!! - status.enrolledAt()!!) / 86_400
+            check(days == status.retentionDays().toLong() && days == 365L) { "retention $days days" }
+            check(engine.devicePublicKey().size == 32)
+            check(registry.readText().contains(status.deviceKeyId()))
+        }
+        test("devicePublicKey is the key the registration statement carries (header jwk.x)") {
+            val header = String(Base64.getUrlDecoder().decode(engine.registrationStatement().split('.')[0]))
+            val x = Regex("\"x\":\"([A-Za-z0-9_-]+)\"").find(header)?.groupValues?.get(1) ?: error(header)
+            check(Base64.getUrlDecoder().decode(x).contentEquals(engine.devicePublicKey()))
+        }
+        test("enroll again throws InvalidState(vault_exists)") {
+            val e = expect<FacecheckException.InvalidState> {
+                engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "obama2.jpg"))
+            }
+            check(e.reason() == "vault_exists") { e.reason() }
+        }
+        test("a new registration statement is accepted too (same device key)") {
+            val again = File(work, "registry2.json")
+            again.delete()
+            cli("registry", "add", "--registry", again.path, "--fleet", fleet, engine.registrationStatement())
+            check(again.readText().contains(engine.status().deviceKeyId()))
+        }
+    }
+
+    // --- check-in ---------------------------------------------------------------------------------------------
+
+    private var matchToken = ""
+
+    private fun checkIns() {
+        test("check-in with another Obama photo: match, and the Rust verifier accepts the token") {
+            val result = engine.checkIn("nonce-match-1", "block-1", photos("obama2.jpg"))
+            check(result.outcome() == CheckInResult.MATCH && result.isMatch) { result.toString() }
+            check(result.lockedUntil() == null && result.retakeReason() == null)
+            result.requireMatch()
+            val claims = verify(result.token(), "nonce-match-1")
+            check(claims.contains("\"res\": \"match\"") || claims.contains("\"res\":\"match\"")) { claims }
+            matchToken = result.token()
+        }
+        test("the token carries no score or image data: only the documented claims") {
+            val payload = String(Base64.getUrlDecoder().decode(matchToken.split('.')[1]))
+            val names = Regex("\"([a-z]+)\":").findAll(payload).map { it.groupValues[1] }.toSet()
+            val allowed = setOf("iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "att", "mdl", "pol", "ver")
+            check(allowed.containsAll(names) && names.size == allowed.size) { names.toString() }
+        }
+        test("the verifier rejects the same token replayed") {
+            expectCliFailure("attest", "verify", "--registry", registry.path, "--nonce", "nonce-match-1",
+                "--state", counters.path, matchToken)
+        }
+        test("the verifier rejects the token against another nonce") {
+            expectCliFailure("attest", "verify", "--registry", registry.path, "--nonce", "another-nonce", matchToken)
+        }
+        test("check-in with biden.jpg: no_match, verified") {
+            val result = engine.checkIn("nonce-biden", "block-1", photos("biden.jpg"))
+            check(result.outcome() == CheckInResult.NO_MATCH) { result.toString() }
+            check(verify(result.token(), "nonce-biden").contains("no_match"))
+            expect<FacecheckException.NoMatch> { result.requireMatch() }
+        }
+        test("check-in with a printed-photo attack: spoof_suspected, verified") {
+            val result = engine.checkIn("nonce-spoof", "block-1", photos("image_F1.jpg"))
+            check(result.outcome() == CheckInResult.SPOOF_SUSPECTED) { result.toString() }
+            check(verify(result.token(), "nonce-spoof").contains("spoof_suspected"))
+            expect<FacecheckException.SpoofSuspected> { result.requireMatch() }
+        }
+        test("check-in with a picture without a face: no_face, a retake") {
+            val result = engine.checkIn("nonce-noface", "block-1", listOf(blankJpeg()))
+            check(result.outcome() == CheckInResult.NO_FACE && result.retakeReason() == "no_face") { result.toString() }
+            check(result.message().isNotEmpty())
+            expect<FacecheckException.NoFace> { result.requireMatch() }
+        }
+        test("check-in with a tiny face: poor_quality with its reason") {
+            val result = engine.checkIn("nonce-small", "block-1", listOf(shrunk("obama2.jpg", 8)))
+            check(result.outcome() == CheckInResult.POOR_QUALITY) { result.toString() }
+            check(result.retakeReason() == "face_too_small") { result.toString() }
+            val e = expect<FacecheckException.PoorQuality> { result.requireMatch() }
+            check(e.reason() == "face_too_small")
+        }
+        test("check-in picks the best of several frames") {
+            val result = engine.checkIn("nonce-multi", "block-1", listOf(blankJpeg(), photo("obama2.jpg")))
+            check(result.isMatch) { result.toString() }
+        }
+        test("check-in with empty or garbage frames throws InvalidInput, nothing signed") {
+            expect<FacecheckException.InvalidInput> { engine.checkIn("n", "b", listOf(ByteArray(0))) }
+            expect<FacecheckException.InvalidInput> { engine.checkIn("n", "b", listOf(ByteArray(64) { 7 })) }
+            expect<FacecheckException.InvalidInput> { engine.checkIn("n", "b", listOf(photo("text.jpg"))) }
+            expect<FacecheckException.InvalidInput> { engine.checkIn("n", "b", emptyList()) }
+        }
+        test("check-in with an empty nonce or block id throws InvalidInput") {
+            expect<FacecheckException.InvalidInput> { engine.checkIn("", "b", photos("obama2.jpg")) }
+            expect<FacecheckException.InvalidInput> { engine.checkIn("n", "", photos("obama2.jpg")) }
+        }
+    }
+
+    // --- lock-out ---------------------------------------------------------------------------------------------
+
+    private fun lockOut() {
+        test("6 failed attempts: the 5th locks check-in for 30 minutes, the 6th is locked_out") {
+            check(engine.checkIn("nonce-reset", "block-2", photos("obama2.jpg")).isMatch) // clears the failures
+            val results = (1..6).map { engine.checkIn("nonce-fail-$it", "block-2", photos("biden.jpg")) }
+            for (i in 0 until 4) {
+                check(results[i].outcome() == CheckInResult.NO_MATCH && results[i].lockedUntil() == null) {
+                    "attempt ${i + 1}: ${results[i]}"
+                }
+            }
+            val until = results[4].lockedUntil() ?: error("attempt 5 did not lock: ${results[4]}")
+            check(results[4].outcome() == CheckInResult.NO_MATCH)
+            check(until - results[4].issuedAt() == 30 * 60L) { "locked for ${until - results[4].issuedAt()} s" }
+            check(results[5].outcome() == CheckInResult.LOCKED_OUT && results[5].lockedUntil() == until) {
+                results[5].toString()
+            }
+            val e = expect<FacecheckException.LockedOut> { results[5].requireMatch() }
+            check(e.lockedUntil() == until)
+            check(verify(results[5].token(), "nonce-fail-6").contains("locked_out"))
+            check(engine.status().lockedUntil() == until)
+        }
+        test("while locked out even the right face gets locked_out") {
+            val result = engine.checkIn("nonce-locked", "block-2", photos("obama2.jpg"))
+            check(result.outcome() == CheckInResult.LOCKED_OUT) { result.toString() }
+        }
+    }
+
+    // --- threads ----------------------------------------------------------------------------------------------
+
+    private fun concurrency() {
+        test("8 threads calling one engine at once: every call completes, counters stay unique") {
+            val tokens = Collections.synchronizedList(ArrayList<String>())
+            val errors = Collections.synchronizedList(ArrayList<Throwable>())
+            val start = CountDownLatch(1)
+            val threads = (1..8).map { t ->
+                Thread {
+                    try {
+                        start.await()
+                        repeat(3) { i ->
+                            engine.status()
+                            if (t % 2 == 0) engine.screen(photo("obama.jpg"))
+                            tokens.add(engine.checkIn("nonce-t$t-$i", "block-3", photos("obama2.jpg")).token())
+                        }
+                    } catch (e: Throwable) {
+                        errors.add(e)
+                    }
+                }.also { it.start() }
+            }
+            start.countDown()
+            threads.forEach { it.join(120_000) }
+            check(errors.isEmpty()) { errors.toString() }
+            check(tokens.size == 24) { "${tokens.size} tokens" }
+            val counters = tokens.map { Regex("\"ctr\":(\\d+)").find(payload(it))!!.groupValues[1].toLong() }
+            check(counters.toSet().size == 24) { "repeated counters: $counters" }
+        }
+    }
+
+    // --- erasure ----------------------------------------------------------------------------------------------
+
+    private fun erasure() {
+        var keyBefore = ""
+        test("erase: signed receipt (res erased) the verifier accepts; no face data left") {
+            keyBefore = engine.status().deviceKeyId()
+            val receipt = engine.erase("nonce-erase", "erase")
+            check(verify(receipt, "nonce-erase").contains("erased"))
+            val status = engine.status()
+            check(status.hasVault() && !status.isEnrolled() && status.enrolledAt() == null) { status.toString() }
+            check(status.retentionDeadline() == null)
+        }
+        test("after erasure, check-in throws InvalidState(not_enrolled); erasing again gives another receipt") {
+            val e = expect<FacecheckException.InvalidState> { engine.checkIn("n", "b", photos("obama2.jpg")) }
+            check(e.reason() == "not_enrolled") { e.reason() }
+            check(verify(engine.erase(), "erasure").contains("erased"))
+        }
+        test("erase with only half a challenge throws InvalidInput") {
+            expect<FacecheckException.InvalidInput> { engine.erase("nonce", null) }
+        }
+        test("reenroll after erasure keeps the device key") {
+            engine.reenroll(photos("obama.jpg", "obama1.jpg", "exif_orientation6.jpg"))
+            val status = engine.status()
+            check(status.isEnrolled() && status.deviceKeyId() == keyBefore) { status.toString() }
+            val e = expect<FacecheckException.InvalidState> { engine.reenroll(photos("obama.jpg", "obama1.jpg", "obama2.jpg")) }
+            check(e.reason() == "already_enrolled") { e.reason() }
+        }
+    }
+
+    // --- reopening the vault ----------------------------------------------------------------------------------
+
+    private fun reopen() {
+        test("a second engine on the same vault throws InvalidState(vault_busy)") {
+            val e = expect<FacecheckException.InvalidState> { Facecheck.open(models, vault, kek) }
+            check(e.reason() == "vault_busy") { e.reason() }
+        }
+        test("after close, the vault reopens with its state; a wrong key throws WrongKey") {
+            val before = engine.status()
+            engine.close()
+            val wrong = kek.copyOf().also { it[0] = (it[0] + 1).toByte() }
+            expect<FacecheckException.WrongKey> { Facecheck.open(models, vault, wrong) }
+            engine = Facecheck.open(models, vault, kek)
+            val after = engine.status()
+            check(after.isEnrolled() && after.deviceKeyId() == before.deviceKeyId()) { after.toString() }
+            check(after.lockedUntil() == before.lockedUntil()) { "lock-out lost: $after" }
+        }
+        test("a corrupt vault throws VaultCorrupt and is left untouched") {
+            val corrupt = File(work, "corrupt.vault")
+            val bytes = vault.readBytes().copyOf(40)
+            corrupt.writeBytes(bytes)
+            expect<FacecheckException.VaultCorrupt> { Facecheck.open(models, corrupt, kek) }
+            check(corrupt.readBytes().contentEquals(bytes))
+        }
+        test("a tampered vault throws WrongKey (AES-GCM cannot tell the two apart)") {
+            val tampered = File(work, "tampered.vault")
+            val bytes = vault.readBytes()
+            bytes[bytes.size - 1] = (bytes[bytes.size - 1].toInt() xor 1).toByte()
+            tampered.writeBytes(bytes)
+            expect<FacecheckException.WrongKey> { Facecheck.open(models, tampered, kek) }
+        }
+    }
+
+    // --- panics (test-only natives of the `testing` feature) --------------------------------------------------
+
+    private fun panics() {
+        test("a panic in native code becomes FacecheckException.Internal, and the engine keeps working") {
+            val e = expect<FacecheckException.Internal> { NativeTesting.panic() }
+            check(e.message!!.contains("panicked")) { e.message!! }
+            check(engine.status().isEnrolled())
+        }
+        test("a panic holding an engine's lock: that engine throws Internal until it is reopened") {
+            val handle = Facecheck::class.java.getDeclaredField("handle").also { it.isAccessible = true }.getLong(engine)
+            expect<FacecheckException.Internal> { NativeTesting.panicHoldingLock(handle) }
+            expect<FacecheckException.Internal> { engine.status() }
+            expect<FacecheckException.Internal> { engine.checkIn("n", "b", photos("obama2.jpg")) }
+            engine.close()
+            engine = Facecheck.open(models, vault, kek)
+            check(engine.status().isEnrolled())
+        }
+    }
+
+    // --- closing ----------------------------------------------------------------------------------------------
+
+    private fun closing() {
+        test("close while other threads are calling: each call completes or throws InvalidState(closed)") {
+            val unexpected = Collections.synchronizedList(ArrayList<String>())
+            val sawClose = Collections.synchronizedList(ArrayList<Int>())
+            val completed = java.util.concurrent.atomic.AtomicInteger()
+            val started = CountDownLatch(4)
+            val threads = (1..4).map { t ->
+                Thread {
+                    started.countDown()
+                    for (i in 0 until 100_000) {
+                        try {
+                            engine.status()
+                            engine.checkIn("nonce-c$t-$i", "block-4", photos("obama2.jpg"))
+                            completed.incrementAndGet()
+                        } catch (e: FacecheckException.InvalidState) {
+                            if (e.reason() == "closed") sawClose.add(t) else unexpected.add(e.toString())
+                            break
+                        } catch (e: Throwable) {
+                            unexpected.add(e.toString())
+                            break
+                        }
+                    }
+                }.also { it.start() }
+            }
+            started.await(10, TimeUnit.SECONDS)
+            Thread.sleep(500)
+            engine.close()
+            threads.forEach { it.join(120_000) }
+            check(unexpected.isEmpty()) { unexpected.toString() }
+            check(sawClose.size == 4) { "threads that saw the close: $sawClose" }
+            check(completed.get() > 0) { "no call completed before the close" }
+        }
+        test("close twice is safe; every call after close throws InvalidState(closed)") {
+            engine.close()
+            engine.close()
+            val calls = listOf<() -> Unit>(
+                { engine.status() },
+                { engine.screen(photo("obama.jpg")) },
+                { engine.checkIn("n", "b", photos("obama2.jpg")) },
+                { engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "obama2.jpg")) },
+                { engine.reenroll(photos("obama.jpg", "obama1.jpg", "obama2.jpg")) },
+                { engine.erase() },
+                { engine.registrationStatement() },
+                { engine.devicePublicKey() }
+            )
+            for (call in calls) {
+                val e = expect<FacecheckException.InvalidState> { call() }
+                check(e.reason() == "closed") { e.reason() }
+            }
+        }
+        test("after close the vault is free again") {
+            val reopened = Facecheck.open(models, vault, kek)
+            try {
+                check(reopened.status().isEnrolled())
+            } finally {
+                reopened.close()
+            }
+        }
+        test("null arguments throw NullPointerException before reaching native code") {
+            val reopened = Facecheck.open(models, vault, kek)
+            try {
+                expect<NullPointerException> { reopened.checkIn("n", "b", listOf(photo("obama2.jpg"), null)) }
+                expect<NullPointerException> { reopened.screen(null) }
+            } finally {
+                reopened.close()
+            }
+        }
+    }
+
+    // --- the API surface ----------------------------------------------------------------------------------------
+
+    private fun surface() {
+        test("no public method returns an image, an embedding or a score") {
+            val allowed = setOf<Class<*>>(
+                Void.TYPE, java.lang.Boolean.TYPE, java.lang.Long.TYPE, Integer.TYPE, String::class.java,
+                Array<String>::class.java, java.lang.Long::class.java, CheckInResult::class.java,
+                Status::class.java, Facecheck::class.java, ModelSource::class.java, ByteArray::class.java
+            )
+            for (type in listOf(Facecheck::class.java, CheckInResult::class.java, Status::class.java)) {
+                for (method in type.methods.filter { it.declaringClass == type }) {
+                    check(method.returnType in allowed) { "${type.simpleName}.${method.name} returns ${method.returnType}" }
+                    if (method.returnType == ByteArray::class.java) {
+                        check(method.name == "devicePublicKey" || method.name == "readAll") { method.name }
+                    }
+                }
+                for (field in type.declaredFields) {
+                    check(field.type != java.lang.Float.TYPE && field.type != java.lang.Double.TYPE) { field.name }
+                }
+            }
+        }
+    }
+
+    // --- helpers ----------------------------------------------------------------------------------------------
+
+    private inline fun <reified T : Throwable> expect(block: () -> Unit): T {
+        try {
+            block()
+        } catch (e: Throwable) {
+            if (e is T) return e
+            throw AssertionError("expected ${T::class.java.name}, got $e", e)
+        }
+        throw AssertionError("expected ${T::class.java.name}, nothing was thrown")
+    }
+
+    private fun payload(token: String): String = String(Base64.getUrlDecoder().decode(token.split('.')[1]))
+
+    /** Verifies a token with the Rust verifier (and records its counter); returns the claims it prints. */
+    private fun verify(token: String, nonce: String): String =
+        cli("attest", "verify", "--registry", registry.path, "--nonce", nonce, "--state", counters.path, token)
+
+    private fun cli(vararg args: String): String {
+        val process = ProcessBuilder(listOf(cli.path) + args).redirectErrorStream(true).start()
+        val output = String(process.inputStream.readBytes())
+        val code = process.waitFor()
+        check(code == 0) { "facecheck ${args.take(2).joinToString(" ")} failed ($code): $output" }
+        return output
+    }
+
+    private fun expectCliFailure(vararg args: String) {
+        val process = ProcessBuilder(listOf(cli.path) + args).redirectErrorStream(true).start()
+        process.inputStream.readBytes()
+        check(process.waitFor() != 0) { "facecheck ${args.take(2).joinToString(" ")} accepted it" }
+    }
+
+    private fun nowSeconds(): Long = System.currentTimeMillis() / 1000
+
+    /** A plain grey 640x480 JPEG: a valid picture with no face. */
+    private fun blankJpeg(): ByteArray {
+        val image = BufferedImage(640, 480, BufferedImage.TYPE_INT_RGB)
+        val g = image.createGraphics()
+        g.color = java.awt.Color(128, 128, 128)
+        g.fillRect(0, 0, 640, 480)
+        g.dispose()
+        return jpeg(image)
+    }
+
+    /** A fixture scaled down `factor` times and pasted on a 640x480 grey frame: a face too small to judge. */
+    private fun shrunk(name: String, factor: Int): ByteArray {
+        val source = ImageIO.read(File(fixtures, name))
+        val image = BufferedImage(640, 480, BufferedImage.TYPE_INT_RGB)
+        val g = image.createGraphics()
+        g.color = java.awt.Color(128, 128, 128)
+        g.fillRect(0, 0, 640, 480)
+        g.drawImage(source, 280, 200, source.width / factor, source.height / factor, null)
+        g.dispose()
+        return jpeg(image)
+    }
+
+    private fun jpeg(image: BufferedImage): ByteArray {
+        val out = ByteArrayOutputStream()
+        ImageIO.write(image, "jpg", out)
+        return out.toByteArray()
+    }
+}

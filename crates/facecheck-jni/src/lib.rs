@@ -1,0 +1,395 @@
+//! The JNI bridge of Facecheck: the core's check-in API for the JVM, and nothing more.
+//!
+//! The Java side is `com.facecheck.api` (`android/facecheck-api/`): `NativeBridge` declares the native methods
+//! below, `Facecheck` wraps them for the app and the host tests. This crate is deliberately thin:
+//! - every decision is the core's ([`facecheck::checkin`]); the bridge converts arguments and results, keeps the
+//!   handles ([`session`]), reads the clock, and maps errors to typed Java exceptions ([`error`]);
+//! - every entry point runs inside `EnvUnowned::with_env`, which catches panics, and resolves with
+//!   [`error::ThrowFacecheck`], so a Rust error or panic always reaches Java as a `FacecheckException`;
+//! - no call returns an image, a crop, an embedding, a template or a score: only tokens (signed JWS), outcome
+//!   names, retake reasons, timestamps and the device's public key;
+//! - there is no network code; logs (Android's logcat through `android_logger`) carry no user data.
+
+mod error;
+mod session;
+#[cfg(feature = "testing")]
+mod testing;
+
+use error::{BridgeError, Result, ThrowFacecheck};
+use facecheck::checkin::{self, Challenge};
+use facecheck::{Engine, Kek, Manifest, ModelBytes, Screening, Vault};
+use jni::objects::{JByteArray, JClass, JObject, JObjectArray, JString, JValue};
+use jni::sys::{jboolean, jlong};
+use jni::{jni_sig, jni_str, Env, EnvUnowned};
+use session::{KekBytes, Session, VaultSlot};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+use zeroize::Zeroizing;
+
+/// Sends `log` records to logcat on Android (once); elsewhere the host application chooses a logger, if any.
+fn init_logging() {
+    #[cfg(target_os = "android")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            android_logger::init_once(
+                android_logger::Config::default().with_max_level(log::LevelFilter::Info).with_tag("facecheck"),
+            );
+        });
+    }
+}
+
+/// The wall clock in unix seconds: the core takes time as an argument, and this is where it comes from.
+fn now() -> Result<u64> {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).map_err(|_| BridgeError::Clock)
+}
+
+/// A timestamp or count for Java (`long`); `None` becomes -1.
+fn to_jlong(value: Option<u64>) -> jlong {
+    value.map_or(-1, |v| jlong::try_from(v).unwrap_or(jlong::MAX))
+}
+
+fn bytes(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>> {
+    Ok(env.convert_byte_array(array)?)
+}
+
+fn string(env: &Env<'_>, text: &JString<'_>) -> Result<String> {
+    if text.is_null() {
+        return Err(BridgeError::InvalidArgument("a string argument is null"));
+    }
+    Ok(text.try_to_string(env)?)
+}
+
+/// A nullable Java string.
+fn java_string<'l>(env: &mut Env<'l>, text: Option<&str>) -> Result<JString<'l>> {
+    Ok(match text {
+        Some(text) => JString::from_str(env, text)?,
+        None => JString::null(),
+    })
+}
+
+/// The frames of a `byte[][]`, copied out of the JVM one at a time.
+fn frames(env: &mut Env<'_>, array: &JObjectArray<'_, JByteArray<'_>>) -> Result<Vec<Vec<u8>>> {
+    if array.is_null() {
+        return Err(BridgeError::InvalidArgument("the frame array is null"));
+    }
+    let len = array.len(env)?;
+    let mut frames = Vec::with_capacity(len);
+    for i in 0..len {
+        let frame = array.get_element(env, i)?;
+        frames.push(bytes(env, &frame)?);
+        env.delete_local_ref(frame);
+    }
+    Ok(frames)
+}
+
+/// The 32-byte key-encryption key, wiped from native memory when dropped.
+fn kek_bytes(env: &Env<'_>, array: &JByteArray<'_>) -> Result<KekBytes> {
+    let raw = Zeroizing::new(bytes(env, array)?);
+    let mut kek = Box::new(Zeroizing::new([0u8; facecheck::vault::KEK_LEN]));
+    if raw.len() != kek.len() {
+        return Err(BridgeError::InvalidArgument("the key-encryption key must be 32 bytes"));
+    }
+    kek.copy_from_slice(&raw);
+    Ok(kek)
+}
+
+/// The open vault of a session, or `not_enrolled` when none was created yet.
+fn open_vault(slot: &mut VaultSlot) -> Result<&mut Vault> {
+    match slot {
+        VaultSlot::Open(vault) => Ok(vault),
+        VaultSlot::Missing { .. } => Err(facecheck::Error::VaultMissing.into()),
+    }
+}
+
+/// `String[] modelFileNames()`: the model files the compiled-in manifest pins, in the order `open` takes them
+/// (detector, embedder, liveness V2, liveness V1SE).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_modelFileNames<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+) -> JObjectArray<'l, JString<'l>> {
+    env.with_env(|env| -> Result<_> {
+        let models = &Manifest::shipped().models;
+        let names = [
+            &models.detector.model.file,
+            &models.embedder.model.file,
+            &models.liveness_v2.model.file,
+            &models.liveness_v1se.model.file,
+        ];
+        let array = JObjectArray::<JString>::new(env, names.len(), JString::null())?;
+        for (i, name) in names.into_iter().enumerate() {
+            let name = JString::from_str(env, name)?;
+            array.set_element(env, i, &name)?;
+        }
+        Ok(array)
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `long open(byte[] detector, byte[] embedder, byte[] livenessV2, byte[] livenessV1se, String vaultPath,
+/// byte[] kek)`: loads the models (checked against the manifest, optimised once) and opens the vault at
+/// `vaultPath` if there is one (enrollment creates it otherwise). Returns a handle for the other calls.
+#[allow(clippy::too_many_arguments)] // the JNI signature: env, class, then the Java arguments
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_open<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    detector: JByteArray<'l>,
+    embedder: JByteArray<'l>,
+    liveness_v2: JByteArray<'l>,
+    liveness_v1se: JByteArray<'l>,
+    vault_path: JString<'l>,
+    kek: JByteArray<'l>,
+) -> jlong {
+    env.with_env(|env| -> Result<jlong> {
+        init_logging();
+        let kek = kek_bytes(env, &kek)?;
+        let path = PathBuf::from(string(env, &vault_path)?);
+        // The vault first: a wrong key or a corrupt file fails before the models are optimised.
+        let slot = match Vault::open(&path, Kek::from_bytes(&kek), now()?) {
+            Ok(vault) => VaultSlot::Open(vault),
+            Err(facecheck::Error::VaultMissing) => VaultSlot::Missing { path, kek },
+            Err(e) => return Err(e.into()),
+        };
+        let (detector, embedder) = (bytes(env, &detector)?, bytes(env, &embedder)?);
+        let (liveness_v2, liveness_v1se) = (bytes(env, &liveness_v2)?, bytes(env, &liveness_v1se)?);
+        let engine = Engine::from_bytes(ModelBytes {
+            detector: &detector,
+            embedder: &embedder,
+            liveness_v2: &liveness_v2,
+            liveness_v1se: &liveness_v1se,
+        })?;
+        log::info!("engine opened");
+        Ok(session::insert(Session { engine, vault: Mutex::new(slot) }))
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `void close(long handle)`: releases the engine and the vault. Closing again, or a closed handle, does nothing.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_close<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    env.with_env(|_env| -> Result<()> {
+        session::remove(handle);
+        Ok(())
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `void screen(long handle, byte[] frame)`: the capture guidance for one selfie (quality gates, then liveness).
+/// Returns normally for a usable selfie; throws `NoFace`, `PoorQuality` (with the reason) or `SpoofSuspected`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_screen<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    frame: JByteArray<'l>,
+) {
+    env.with_env(|env| -> Result<()> {
+        let session = session::get(handle)?;
+        let frame = bytes(env, &frame)?;
+        match session.engine.screen(&frame)? {
+            Screening::Passed { .. } => Ok(()),
+            Screening::Retake(issue) => Err(BridgeError::Retake(issue)),
+            Screening::SpoofSuspected { .. } => Err(BridgeError::SpoofSuspected),
+        }
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `String enroll(long handle, String driverId, String fleetId, byte[][] selfies)`: enrolls the driver from 3 to 5
+/// selfies, creating the vault and the device key, and returns the device registration statement (a JWS).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_enroll<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    driver_id: JString<'l>,
+    fleet_id: JString<'l>,
+    selfies: JObjectArray<'l, JByteArray<'l>>,
+) -> JString<'l> {
+    env.with_env(|env| -> Result<_> {
+        let session = session::get(handle)?;
+        let (driver_id, fleet_id) = (string(env, &driver_id)?, string(env, &fleet_id)?);
+        let selfies = frames(env, &selfies)?;
+        let mut slot = session.lock()?;
+        let VaultSlot::Missing { path, kek } = &*slot else {
+            return Err(facecheck::Error::VaultExists.into());
+        };
+        let enrolled =
+            checkin::enroll(&session.engine, path, Kek::from_bytes(kek), &driver_id, &fleet_id, &selfies, now()?)?;
+        *slot = VaultSlot::Open(enrolled.vault);
+        log::info!("driver enrolled");
+        Ok(JString::from_str(env, &enrolled.registration)?)
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `void reenroll(long handle, byte[][] selfies)`: enrolls again into a vault whose template was erased or expired,
+/// keeping its device key (and so the fleet's registration).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_reenroll<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    selfies: JObjectArray<'l, JByteArray<'l>>,
+) {
+    env.with_env(|env| -> Result<()> {
+        let session = session::get(handle)?;
+        let selfies = frames(env, &selfies)?;
+        let mut slot = session.lock()?;
+        checkin::reenroll(&session.engine, open_vault(&mut slot)?, &selfies, now()?)?;
+        log::info!("driver enrolled again");
+        Ok(())
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `CheckInResult checkIn(long handle, String nonce, String blockId, byte[][] frames)`: one check-in against the
+/// server's challenge. Every outcome the core signs (`match`, `no_match`, `spoof_suspected`, `no_face`,
+/// `poor_quality`, `locked_out`) is a result carrying the token to upload; errors (nothing signed) throw.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_checkIn<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    nonce: JString<'l>,
+    block_id: JString<'l>,
+    frames_array: JObjectArray<'l, JByteArray<'l>>,
+) -> JObject<'l> {
+    env.with_env(|env| -> Result<_> {
+        let session = session::get(handle)?;
+        let (nonce, block) = (string(env, &nonce)?, string(env, &block_id)?);
+        let frames = frames(env, &frames_array)?;
+        let mut slot = session.lock()?;
+        let vault = open_vault(&mut slot)?;
+        let challenge = Challenge { nonce: &nonce, block: &block };
+        let result = checkin::check_in(&session.engine, vault, &challenge, &frames, now()?)?;
+        drop(slot);
+        log::info!("check-in signed: {}", result.outcome);
+        let token = JString::from_str(env, &result.token)?;
+        let outcome = JString::from_str(env, result.outcome.as_str())?;
+        let retake = java_string(env, result.retake.map(|issue| issue.code()))?;
+        let message = JString::from_str(env, result.message())?;
+        let args = [
+            JValue::from(&token),
+            JValue::from(&outcome),
+            JValue::from(&retake),
+            JValue::from(&message),
+            JValue::Long(to_jlong(result.locked_until)),
+            JValue::Long(to_jlong(Some(result.issued_at))),
+        ];
+        let signature = jni_sig!("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;JJ)V");
+        Ok(env.new_object(jni_str!("com/facecheck/api/CheckInResult"), signature, &args)?)
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `Status status(long handle)`: enrolled or not, since when, lock-out, retention deadline; no biometric data.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_status<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> JObject<'l> {
+    env.with_env(|env| -> Result<_> {
+        let session = session::get(handle)?;
+        let slot = session.lock()?;
+        let status = match &*slot {
+            VaultSlot::Open(vault) => Some(checkin::status(vault, now()?)?),
+            VaultSlot::Missing { .. } => None,
+        };
+        drop(slot);
+        let text = |env: &mut Env<'l>, f: fn(&checkin::Status) -> &str| java_string(env, status.as_ref().map(f));
+        let driver_id = text(env, |s| &s.driver_id)?;
+        let fleet_id = text(env, |s| &s.fleet_id)?;
+        let device_key_id = text(env, |s| &s.device_key_id)?;
+        let time = |f: fn(&checkin::Status) -> Option<u64>| JValue::Long(to_jlong(status.as_ref().and_then(f)));
+        let count = |value: Option<u64>| JValue::Int(value.map_or(0, |v| i32::try_from(v).unwrap_or(i32::MAX)));
+        let args = [
+            JValue::Bool(jboolean::from(status.is_some())),
+            JValue::from(&driver_id),
+            JValue::from(&fleet_id),
+            JValue::from(&device_key_id),
+            JValue::Bool(jboolean::from(status.as_ref().is_some_and(|s| s.enrolled))),
+            time(|s| s.enrolled_at),
+            time(|s| s.last_checkin_at),
+            time(|s| s.locked_until),
+            count(status.as_ref().map(|s| s.recent_failures as u64)),
+            count(status.as_ref().map(|s| u64::from(s.retention_days))),
+            time(|s| s.retention_deadline),
+        ];
+        let signature = jni_sig!("(ZLjava/lang/String;Ljava/lang/String;Ljava/lang/String;ZJJJIIJ)V");
+        Ok(env.new_object(jni_str!("com/facecheck/api/Status"), signature, &args)?)
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `String erase(long handle, String nonce, String blockId)`: erases the enrolled template and returns the signed
+/// erasure receipt. `nonce` and `blockId` are the server's challenge, or both null when erasing offline.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_erase<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    nonce: JString<'l>,
+    block_id: JString<'l>,
+) -> JString<'l> {
+    env.with_env(|env| -> Result<_> {
+        let session = session::get(handle)?;
+        let challenge = match (nonce.is_null(), block_id.is_null()) {
+            (true, true) => None,
+            (false, false) => Some((string(env, &nonce)?, string(env, &block_id)?)),
+            _ => return Err(BridgeError::InvalidArgument("give both the nonce and the block id, or neither")),
+        };
+        let challenge = challenge.as_ref().map(|(nonce, block)| Challenge { nonce, block });
+        let mut slot = session.lock()?;
+        let receipt = checkin::erase(open_vault(&mut slot)?, challenge.as_ref(), now()?)?;
+        drop(slot);
+        log::info!("template erased");
+        Ok(JString::from_str(env, &receipt)?)
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `String registrationStatement(long handle)`: a new device registration statement (a JWS carrying the device
+/// public key, signed by it), dated now.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_registrationStatement<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> JString<'l> {
+    env.with_env(|env| -> Result<_> {
+        let session = session::get(handle)?;
+        let mut slot = session.lock()?;
+        let statement = checkin::registration_statement(open_vault(&mut slot)?, now()?)?;
+        drop(slot);
+        Ok(JString::from_str(env, &statement)?)
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `byte[] devicePublicKey(long handle)`: the raw 32-byte Ed25519 public key of the device.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_devicePublicKey<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> JByteArray<'l> {
+    env.with_env(|env| -> Result<_> {
+        let session = session::get(handle)?;
+        let mut slot = session.lock()?;
+        let vault = open_vault(&mut slot)?;
+        let key = facecheck_attest::DeviceKey::from_pkcs8(vault.signing_key_pkcs8())
+            .map_err(|_| facecheck::Error::VaultCorrupt("the device signing key is not a valid Ed25519 key"))?;
+        drop(slot);
+        Ok(env.byte_array_from_slice(&key.public_key())?)
+    })
+    .resolve::<ThrowFacecheck>()
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds the signed Facecheck APK without Gradle, from Debian packages only: aapt, javac, kotlinc, dx, zipalign,
+# apksigner, and android.jar (API 23). See android/README.md for the steps and for the Gradle build Android Studio
+# users keep.
+#
+#   scripts/build-apk.sh [OUT.apk]          default: android/build/facecheck.apk
+#
+# First it checks that the native library compiles for Android (`cargo check --target aarch64-linux-android -p
+# facecheck-jni`): no NDK can be installed here, so the C and assembly that build scripts compile (ring, tract's
+# kernels) go through Debian's GNU aarch64 cross compiler, and nothing is linked.
+#
+# The APK carries the models (models/*.onnx and manifest.json) as assets. It carries lib/arm64-v8a/libfacecheck_jni.so
+# when $FACECHECK_ANDROID_LIB names a library built with an NDK (`cargo ndk -t arm64-v8a build --release -p
+# facecheck-jni`), or when one is found in the usual cargo-ndk output places; without it the APK is complete but
+# cannot open the engine. It is signed with a throwaway debug key generated for this build, and verified.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+source android/toolchain.sh
+
+out_apk="${1:-$repo/android/build/facecheck.apk}"
+build="$repo/android/build/apk"
+app="$repo/android/app/src/main"
+api="$repo/android/facecheck-api/src/main/java"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/facecheck-target}"
+target_dir=$CARGO_TARGET_DIR
+
+# Tools: javac/keytool come with the JDK, the rest with Debian packages; android.jar and dx from bullseye.
+command -v javac >/dev/null || ensure_debs openjdk-17-jdk-headless
+ensure_debs aapt zipalign apksigner kotlin gcc-aarch64-linux-gnu
+ensure_android_sdk
+kotlin_stdlib=/usr/share/java/kotlin-stdlib.jar
+
+# 0. The native library type-checks for Android.
+rustup target list --installed | grep -qx aarch64-linux-android || rustup target add aarch64-linux-android
+CC_aarch64_linux_android=aarch64-linux-gnu-gcc AR_aarch64_linux_android=aarch64-linux-gnu-ar \
+  cargo check --release --target aarch64-linux-android -p facecheck-jni
+
+rm -rf "$build"
+mkdir -p "$build"/{gen,classes,dex,stage/assets,stage/lib/arm64-v8a} "$(dirname "$out_apk")"
+
+# 1. The manifest with the package name (Gradle keeps it in app/build.gradle), then R.java.
+sed 's|<manifest |<manifest package="com.facecheck.app" |' "$app/AndroidManifest.xml" >"$build/AndroidManifest.xml"
+aapt_flags=(--min-sdk-version 23 --target-sdk-version 23 --version-code 1 --version-name 0.1.0
+  -M "$build/AndroidManifest.xml" -S "$app/res" -I "$ANDROID_JAR")
+aapt package -f -m "${aapt_flags[@]}" -J "$build/gen"
+
+# 2. Java (R and the plain-JVM wrapper, Java 8 bytecode for dx), then the Kotlin app against them.
+mapfile -t java_sources < <(find "$build/gen" "$api" -name '*.java' | sort)
+javac -nowarn -Xlint:-options -source 8 -target 8 -bootclasspath "$ANDROID_JAR" -encoding UTF-8 \
+  -d "$build/classes" "${java_sources[@]}"
+mapfile -t kotlin_sources < <(find "$app/java" -name '*.kt' | sort)
+kotlinc -no-jdk -no-reflect -jvm-target 1.8 -nowarn -cp "$ANDROID_JAR:$build/classes" -d "$build/classes" \
+  "${kotlin_sources[@]}" 2> >(grep -v -e '^OpenJDK 64-Bit Server VM warning' >&2)
+
+# 3. Dalvik bytecode: the app, the wrapper and the Kotlin standard library in one classes.dex.
+java -Xmx1g -cp "$DX_JAR" com.android.dx.command.Main --dex --min-sdk-version=23 \
+  --output="$build/dex/classes.dex" "$build/classes" "$kotlin_stdlib"
+
+# 4. Assets (models stored uncompressed: the app reads them whole, without inflating) and the native library.
+cp models/*.onnx models/manifest.json "$build/stage/assets/"
+native_lib=""
+for candidate in "${FACECHECK_ANDROID_LIB:-}" \
+  "$target_dir/aarch64-linux-android/release/libfacecheck_jni.so" \
+  "$repo/android/app/build/jniLibs/arm64-v8a/libfacecheck_jni.so"; do
+  if [ -n "$candidate" ] && [ -f "$candidate" ]; then
+    native_lib=$candidate
+    break
+  fi
+done
+if [ -n "$native_lib" ]; then
+  # ELF e_machine (offset 18, little-endian) must be 183, EM_AARCH64.
+  [ "$(od -An -tu2 -j18 -N2 "$native_lib" | tr -d ' ')" = 183 ] || { echo "error: $native_lib is not arm64" >&2; exit 1; }
+  # The release profile keeps line tables for backtraces; they are not worth shipping.
+  aarch64-linux-gnu-strip --strip-debug -o "$build/stage/lib/arm64-v8a/libfacecheck_jni.so" "$native_lib"
+  echo "native library: $native_lib"
+else
+  echo "note: no arm64-v8a native library (set FACECHECK_ANDROID_LIB to one built with cargo ndk); APK built without it"
+fi
+
+# 5. Package, add classes.dex and the library at the archive root, align, sign, verify.
+aapt package -f "${aapt_flags[@]}" -0 onnx -A "$build/stage/assets" -F "$build/unsigned.apk"
+cp "$build/dex/classes.dex" "$build/stage/"
+(
+  cd "$build/stage"
+  aapt add "$build/unsigned.apk" classes.dex >/dev/null
+  if [ -n "$native_lib" ]; then aapt add "$build/unsigned.apk" lib/arm64-v8a/libfacecheck_jni.so >/dev/null; fi
+)
+zipalign -f -p 4 "$build/unsigned.apk" "$build/aligned.apk"
+keytool -genkeypair -keystore "$build/debug.p12" -storetype PKCS12 -storepass android -keypass android \
+  -alias debug -keyalg RSA -keysize 2048 -validity 365 -dname "CN=Facecheck debug build" >/dev/null 2>&1
+apksigner sign --ks "$build/debug.p12" --ks-pass pass:android --ks-key-alias debug --min-sdk-version 23 \
+  --out "$out_apk" "$build/aligned.apk"
+rm -f "$build/debug.p12" "$out_apk.idsig"
+
+echo "built $out_apk ($(du -h "$out_apk" | cut -f1))"
+apksigner verify --verbose --min-sdk-version 23 "$out_apk"
