@@ -98,7 +98,7 @@ pub fn enroll(models: &Path, args: EnrollArgs) -> Result<(), String> {
     let selfies = args.images.iter().map(|p| crate::read(p)).collect::<Result<Vec<_>, _>>()?;
     let engine = crate::load_engine(models)?;
     let now = files::now()?;
-    let enrolled = checkin::enroll(&engine, &args.vault.vault, kek, &args.driver, &args.fleet, &selfies, now)
+    let enrolled = checkin::enroll(&engine, &args.vault.vault, &kek, &args.driver, &args.fleet, &selfies, now)
         .map_err(|e| format!("{}: {e}", args.vault.vault.display()))?;
     println!("{}", enrolled.registration);
     eprintln!(
@@ -150,7 +150,7 @@ pub fn status(args: StatusArgs) -> Result<(), String> {
 
 fn open_vault(args: &VaultArgs, now: u64) -> Result<Vault, String> {
     let kek = read_kek(&args.key_file)?;
-    Vault::open(&args.vault, kek, now).map_err(|e| format!("{}: {e}", args.vault.display()))
+    Vault::open(&args.vault, &kek, now).map_err(|e| format!("{}: {e}", args.vault.display()))
 }
 
 fn read_kek(path: &Path) -> Result<Kek, String> {

@@ -21,7 +21,7 @@ use facecheck::{Engine, Kek, Manifest, ModelBytes, Screening, Vault};
 use jni::objects::{JByteArray, JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned};
-use session::{KekBytes, Session, VaultSlot};
+use session::Session;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -84,23 +84,14 @@ fn frames(env: &mut Env<'_>, array: &JObjectArray<'_, JByteArray<'_>>) -> Result
     Ok(frames)
 }
 
-/// The 32-byte key-encryption key, wiped from native memory when dropped.
-fn kek_bytes(env: &Env<'_>, array: &JByteArray<'_>) -> Result<KekBytes> {
+/// The 32-byte key-encryption key (its copies in native memory are wiped when dropped).
+fn read_kek(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Kek> {
     let raw = Zeroizing::new(bytes(env, array)?);
-    let mut kek = Box::new(Zeroizing::new([0u8; facecheck::vault::KEK_LEN]));
-    if raw.len() != kek.len() {
-        return Err(BridgeError::InvalidArgument("the key-encryption key must be 32 bytes"));
-    }
-    kek.copy_from_slice(&raw);
-    Ok(kek)
-}
-
-/// The open vault of a session, or `not_enrolled` when none was created yet.
-fn open_vault(slot: &mut VaultSlot) -> Result<&mut Vault> {
-    match slot {
-        VaultSlot::Open(vault) => Ok(vault),
-        VaultSlot::Missing { .. } => Err(facecheck::Error::VaultMissing.into()),
-    }
+    let raw: &[u8; facecheck::vault::KEK_LEN] = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| BridgeError::InvalidArgument("the key-encryption key must be 32 bytes"))?;
+    Ok(Kek::from_bytes(raw))
 }
 
 /// `String[] modelFileNames()`: the model files the compiled-in manifest pins, in the order `open` takes them
@@ -145,12 +136,12 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_open<'l>(
 ) -> jlong {
     env.with_env(|env| -> Result<jlong> {
         init_logging();
-        let kek = kek_bytes(env, &kek)?;
+        let kek = read_kek(env, &kek)?;
         let path = PathBuf::from(string(env, &vault_path)?);
         // The vault first: a wrong key or a corrupt file fails before the models are optimised.
-        let slot = match Vault::open(&path, Kek::from_bytes(&kek), now()?) {
-            Ok(vault) => VaultSlot::Open(vault),
-            Err(facecheck::Error::VaultMissing) => VaultSlot::Missing { path, kek },
+        let vault = match Vault::open(&path, &kek, now()?) {
+            Ok(vault) => Some(vault),
+            Err(facecheck::Error::VaultMissing) => None,
             Err(e) => return Err(e.into()),
         };
         let (detector, embedder) = (bytes(env, &detector)?, bytes(env, &embedder)?);
@@ -162,7 +153,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_open<'l>(
             liveness_v1se: &liveness_v1se,
         })?;
         log::info!("engine opened");
-        Ok(session::insert(Session { engine, vault: Mutex::new(slot) }))
+        Ok(session::insert(Session { engine, path, kek, vault: Mutex::new(vault) }))
     })
     .resolve::<ThrowFacecheck>()
 }
@@ -203,7 +194,9 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_screen<'l>(
 }
 
 /// `String enroll(long handle, String driverId, String fleetId, byte[][] selfies)`: enrolls the driver from 3 to 5
-/// selfies, creating the vault and the device key, and returns the device registration statement (a JWS).
+/// selfies, creating the vault with a new device key, and returns the device registration statement (a JWS) that the
+/// fleet has to register. On a device whose template was erased or expired, the old vault and its device key are
+/// replaced (only once the selfies are accepted): a new face is never enrolled under a key the fleet registered.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_com_facecheck_api_NativeBridge_enroll<'l>(
     mut env: EnvUnowned<'l>,
@@ -217,35 +210,24 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_enroll<'l>(
         let session = session::get(handle)?;
         let (driver_id, fleet_id) = (string(env, &driver_id)?, string(env, &fleet_id)?);
         let selfies = frames(env, &selfies)?;
+        let now = now()?;
         let mut slot = session.lock()?;
-        let VaultSlot::Missing { path, kek } = &*slot else {
-            return Err(facecheck::Error::VaultExists.into());
-        };
+        // The core opens (and may replace) the vault itself: close this session's handle on it first (the slot's
+        // mutex still keeps this session's other calls out), and reopen it if the enrollment fails. Should that
+        // fail too, the next call reopens it.
+        drop(slot.take());
         let enrolled =
-            checkin::enroll(&session.engine, path, Kek::from_bytes(kek), &driver_id, &fleet_id, &selfies, now()?)?;
-        *slot = VaultSlot::Open(enrolled.vault);
-        log::info!("driver enrolled");
+            match checkin::enroll(&session.engine, &session.path, &session.kek, &driver_id, &fleet_id, &selfies, now) {
+                Ok(enrolled) => enrolled,
+                Err(e) => {
+                    *slot = Vault::open(&session.path, &session.kek, now).ok();
+                    return Err(e.into());
+                }
+            };
+        *slot = Some(enrolled.vault);
+        drop(slot);
+        log::info!("driver enrolled with a new device key");
         Ok(JString::from_str(env, &enrolled.registration)?)
-    })
-    .resolve::<ThrowFacecheck>()
-}
-
-/// `void reenroll(long handle, byte[][] selfies)`: enrolls again into a vault whose template was erased or expired,
-/// keeping its device key (and so the fleet's registration).
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_com_facecheck_api_NativeBridge_reenroll<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    handle: jlong,
-    selfies: JObjectArray<'l, JByteArray<'l>>,
-) {
-    env.with_env(|env| -> Result<()> {
-        let session = session::get(handle)?;
-        let selfies = frames(env, &selfies)?;
-        let mut slot = session.lock()?;
-        checkin::reenroll(&session.engine, open_vault(&mut slot)?, &selfies, now()?)?;
-        log::info!("driver enrolled again");
-        Ok(())
     })
     .resolve::<ThrowFacecheck>()
 }
@@ -266,10 +248,11 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_checkIn<'l>(
         let session = session::get(handle)?;
         let (nonce, block) = (string(env, &nonce)?, string(env, &block_id)?);
         let frames = frames(env, &frames_array)?;
+        let now = now()?;
         let mut slot = session.lock()?;
-        let vault = open_vault(&mut slot)?;
+        let vault = session.open_vault(&mut slot, now)?;
         let challenge = Challenge { nonce: &nonce, block: &block };
-        let result = checkin::check_in(&session.engine, vault, &challenge, &frames, now()?)?;
+        let result = checkin::check_in(&session.engine, vault, &challenge, &frames, now)?;
         drop(slot);
         log::info!("check-in signed: {}", result.outcome);
         let token = JString::from_str(env, &result.token)?;
@@ -299,10 +282,12 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_status<'l>(
 ) -> JObject<'l> {
     env.with_env(|env| -> Result<_> {
         let session = session::get(handle)?;
-        let slot = session.lock()?;
-        let status = match &*slot {
-            VaultSlot::Open(vault) => Some(checkin::status(vault, now()?)?),
-            VaultSlot::Missing { .. } => None,
+        let now = now()?;
+        let mut slot = session.lock()?;
+        let status = match session.open_vault(&mut slot, now) {
+            Ok(vault) => Some(checkin::status(vault, now)?),
+            Err(BridgeError::Core(facecheck::Error::VaultMissing)) => None,
+            Err(e) => return Err(e),
         };
         drop(slot);
         let text = |env: &mut Env<'l>, f: fn(&checkin::Status) -> &str| java_string(env, status.as_ref().map(f));
@@ -348,8 +333,9 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_erase<'l>(
             _ => return Err(BridgeError::InvalidArgument("give both the nonce and the block id, or neither")),
         };
         let challenge = challenge.as_ref().map(|(nonce, block)| Challenge { nonce, block });
+        let now = now()?;
         let mut slot = session.lock()?;
-        let receipt = checkin::erase(open_vault(&mut slot)?, challenge.as_ref(), now()?)?;
+        let receipt = checkin::erase(session.open_vault(&mut slot, now)?, challenge.as_ref(), now)?;
         drop(slot);
         log::info!("template erased");
         Ok(JString::from_str(env, &receipt)?)
@@ -367,8 +353,9 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_registrationStatement
 ) -> JString<'l> {
     env.with_env(|env| -> Result<_> {
         let session = session::get(handle)?;
+        let now = now()?;
         let mut slot = session.lock()?;
-        let statement = checkin::registration_statement(open_vault(&mut slot)?, now()?)?;
+        let statement = checkin::registration_statement(session.open_vault(&mut slot, now)?, now)?;
         drop(slot);
         Ok(JString::from_str(env, &statement)?)
     })
@@ -385,7 +372,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_devicePublicKey<'l>(
     env.with_env(|env| -> Result<_> {
         let session = session::get(handle)?;
         let mut slot = session.lock()?;
-        let vault = open_vault(&mut slot)?;
+        let vault = session.open_vault(&mut slot, now()?)?;
         let key = facecheck_attest::DeviceKey::from_pkcs8(vault.signing_key_pkcs8())
             .map_err(|_| facecheck::Error::VaultCorrupt("the device signing key is not a valid Ed25519 key"))?;
         drop(slot);

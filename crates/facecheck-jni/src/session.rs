@@ -8,39 +8,39 @@
 //! the vault needs; calls on different sessions run in parallel.
 
 use crate::error::{BridgeError, Result};
-use facecheck::vault::KEK_LEN;
-use facecheck::{Engine, Vault};
+use facecheck::{Engine, Kek, Vault};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use zeroize::Zeroizing;
-
-/// A key-encryption key, on the heap (moves do not copy it) and wiped when dropped.
-pub(crate) type KekBytes = Box<Zeroizing<[u8; KEK_LEN]>>;
 
 /// One open engine and its vault.
 pub(crate) struct Session {
     /// The models, checked, parsed and optimised once.
     pub(crate) engine: Engine,
-    /// The vault, behind the lock that serialises the calls on this session.
-    pub(crate) vault: Mutex<VaultSlot>,
-}
-
-/// The vault of a session: open, or not created yet (before the first enrollment).
-#[allow(clippy::large_enum_variant)] // one per session, behind its mutex: the size does not matter
-pub(crate) enum VaultSlot {
-    /// There was no vault at the path: enrollment creates it there, sealed with this key. (The key is kept as
-    /// bytes because `checkin::enroll` consumes a [`facecheck::Kek`] even when it rejects the selfies.)
-    Missing { path: PathBuf, kek: KekBytes },
-    /// The vault is open; its file lock is held until the session is dropped.
-    Open(Vault),
+    /// Where the driver's vault is, or will be created by enrollment.
+    pub(crate) path: PathBuf,
+    /// The key the vault is sealed with (wiped when the session is dropped).
+    pub(crate) kek: Kek,
+    /// The vault, behind the lock that serialises the calls on this session: `Some` while it is open (its file
+    /// lock held), `None` while there is no vault at `path` (before the first enrollment) or while an enrollment
+    /// replaces it.
+    pub(crate) vault: Mutex<Option<Vault>>,
 }
 
 impl Session {
     /// The vault slot, locked for the duration of one call.
-    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, VaultSlot>> {
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Option<Vault>>> {
         self.vault.lock().map_err(|_: PoisonError<_>| BridgeError::Poisoned)
+    }
+
+    /// The open vault, opening it first if the slot is empty; [`facecheck::Error::VaultMissing`] (`not_enrolled`)
+    /// when there is no vault at the path.
+    pub(crate) fn open_vault<'s>(&self, slot: &'s mut Option<Vault>, now: u64) -> Result<&'s mut Vault> {
+        if slot.is_none() {
+            *slot = Some(Vault::open(&self.path, &self.kek, now)?);
+        }
+        slot.as_mut().ok_or(BridgeError::Core(facecheck::Error::VaultMissing))
     }
 }
 

@@ -12,6 +12,13 @@
 //! not match each other ([`Error::EnrollmentInconsistent`]): a template must not be able to stand for two people.
 //! The vault is then created with a freshly generated device key, and the device registration statement returned.
 //!
+//! Every enrollment makes a new device key, also on a device whose template was erased or wiped after the
+//! retention period: there is no enrolling a face under a key the fleet already registered. The fleet trusts a key
+//! for the face enrolled when it registered (and approved) that key; if a new face could be put under the same key,
+//! anyone holding the unlocked phone after an erasure could enroll their own face and sign valid `match`
+//! attestations for the driver without the fleet ever seeing it. With a new key, nothing the new face signs
+//! verifies until the fleet has registered the new statement.
+//!
 //! # The template, and what it does to the false-match rate
 //! The vault stores every enrollment embedding, and a check-in compares the probe with their **normalised mean**
 //! (one comparison), not with each of them.
@@ -199,25 +206,37 @@ impl Verdict {
 }
 
 /// Enrolls a driver: screens the selfies, builds the template, creates the vault at `path` sealed with `kek` and
-/// holding a new device key, and returns it with the device registration statement.
+/// holding a new device key, and returns it with the device registration statement, which the fleet has to register
+/// (and approve) before anything the new key signs verifies.
 ///
-/// Errors: [`Error::VaultExists`] if anything is at `path` (checked first, and again when creating);
+/// A vault may already be at `path` if its template was erased ([`erase`]) or wiped after the retention period: it
+/// is opened with `kek`, and, only once every selfie has been accepted, destroyed ([`Vault::destroy`]) and replaced
+/// by a new vault with a **new device key** (its counter starts again at 0; its retention period is kept). The old
+/// key is never used again, so the fleet's entry for it verifies nothing the new face signs: a new face always needs
+/// the fleet's approval of a new registration. This is why there is no way to enroll again under an existing key.
+///
+/// Errors: [`Error::VaultAlreadyEnrolled`] if the vault at `path` holds a template (erase it first); the errors of
+/// [`Vault::open`] for a vault at `path` that does not open (wrong key, corrupt, busy, ...); then
 /// [`Error::EnrollmentSelfieCount`], [`Error::Selfie`] (unreadable image), [`Error::EnrollmentRetake`],
-/// [`Error::EnrollmentSpoofSuspected`], [`Error::EnrollmentInconsistent`]; the vault's own errors. Nothing is
-/// written unless every selfie is accepted.
+/// [`Error::EnrollmentSpoofSuspected`], [`Error::EnrollmentInconsistent`]; the vault's own errors (including
+/// [`Error::VaultExists`] if something appears at `path` meanwhile). Nothing is written or destroyed unless every
+/// selfie is accepted, and `kek` stays the caller's either way.
 pub fn enroll(
     engine: &Engine,
     path: impl AsRef<Path>,
-    kek: Kek,
+    kek: &Kek,
     driver_id: &str,
     fleet_id: &str,
     selfies: &[impl AsRef<[u8]>],
     now: u64,
 ) -> Result<Enrolled> {
     let path = path.as_ref();
-    if std::fs::symlink_metadata(path).is_ok() {
-        return Err(Error::VaultExists);
-    }
+    let old = match Vault::open(path, kek, now) {
+        Ok(vault) if is_enrolled_at(&vault, now) => return Err(Error::VaultAlreadyEnrolled),
+        Ok(vault) => Some(vault),
+        Err(Error::VaultMissing) => None,
+        Err(e) => return Err(e),
+    };
     let templates = build_template(engine, selfies)?;
     let (_, pkcs8) = DeviceKey::generate(&SystemRandom::new())
         .map_err(|_| Error::VaultCrypto("the random number generator failed"))?;
@@ -227,24 +246,21 @@ pub fn enroll(
         signing_key_pkcs8: pkcs8,
         templates,
     };
-    let vault = Vault::create(path, kek, init, now)?;
+    let retention_days = old.as_ref().map(Vault::retention_days);
+    if let Some(old) = old {
+        old.destroy()?;
+        log::info!("enrollment: the erased vault and its device key were destroyed");
+    }
+    let mut vault = Vault::create(path, kek, init, now)?;
+    if let Some(days) = retention_days.filter(|&days| days != vault.retention_days()) {
+        vault.set_retention_days(days, now)?;
+    }
     let registration = registration_statement(&vault, now)?;
     Ok(Enrolled { vault, registration })
 }
 
-/// Enrolls again into a vault whose template was erased or wiped after the retention period, keeping its device
-/// key (so the fleet's registration stays valid). The selfies are screened as by [`enroll`];
-/// [`Error::VaultAlreadyEnrolled`] if a template is enrolled.
-pub fn reenroll(engine: &Engine, vault: &mut Vault, selfies: &[impl AsRef<[u8]>], now: u64) -> Result<()> {
-    if is_enrolled_at(vault, now) {
-        return Err(Error::VaultAlreadyEnrolled);
-    }
-    let templates = build_template(engine, selfies)?;
-    vault.enroll(templates, now)
-}
-
 /// The device registration statement of `vault`'s key for its driver and fleet, dated `now`. [`enroll`] returns
-/// one; this signs another (for instance if the first was lost).
+/// one; this signs another for the same key (for instance if the first was lost).
 pub fn registration_statement(vault: &Vault, now: u64) -> Result<String> {
     let claims = RegistrationClaims {
         driver: vault.driver_id().to_owned(),
@@ -311,7 +327,8 @@ pub fn check_in(
 /// write that wiped the template, with `live: false` and `att: 0`.
 ///
 /// The vault file stays, without template: it keeps the device key, the counter and the lock-out state, so later
-/// check-ins fail with [`Error::VaultNotEnrolled`] and [`reenroll`] keeps the key the fleet registered. To retire
+/// check-ins fail with [`Error::VaultNotEnrolled`] and receipts can still be signed. Its key never signs for a face
+/// again: [`enroll`] replaces the vault with one holding a new device key, for the fleet to register anew. To retire
 /// the device altogether, deliver the receipt, then call [`Vault::destroy`] and delete the key-encryption key.
 pub fn erase(vault: &mut Vault, challenge: Option<&Challenge<'_>>, now: u64) -> Result<String> {
     let challenge = challenge.copied().unwrap_or(Challenge { nonce: ERASURE_NONCE, block: ERASURE_NONCE });

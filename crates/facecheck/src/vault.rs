@@ -116,6 +116,9 @@ enum Kdf {
 /// The platform supplies it: on Android a key unwrapped by the Keystore, on desktops a key file
 /// ([`Kek::generate`] then [`Kek::secret_bytes`] to write it) or a passphrase ([`Kek::from_passphrase`]). The bytes
 /// live on the heap, are never copied by moves, and are wiped when the `Kek` is dropped. `Debug` shows nothing.
+///
+/// [`Vault::create`] and [`Vault::open`] borrow it and keep their own copy (on the heap, wiped on drop as well) for
+/// as long as the vault is open, so the caller keeps its key whether the call succeeds or fails.
 pub struct Kek {
     key: Box<Zeroizing<[u8; KEK_LEN]>>,
     kdf: Kdf,
@@ -156,6 +159,13 @@ impl Kek {
     /// The raw key, for the platform to store it (key file, Keystore wrapping). It is a secret: never log it.
     pub fn secret_bytes(&self) -> &[u8; KEK_LEN] {
         &self.key
+    }
+
+    /// A copy for a vault to keep: a new heap allocation, wiped on drop like this one.
+    fn duplicate(&self) -> Kek {
+        let mut key = Box::new(Zeroizing::new([0u8; KEK_LEN]));
+        key.copy_from_slice(&self.key[..]);
+        Kek { key, kdf: self.kdf }
     }
 
     fn aead_key(&self) -> Result<LessSafeKey> {
@@ -260,13 +270,13 @@ impl Vault {
     /// Fails with [`Error::VaultExists`] if anything already exists at `path` (it is left untouched), and with
     /// [`Error::VaultInvalidInput`] if an id, the key or the templates are out of range. A `kek` from
     /// [`Kek::from_passphrase`] records its salt in the header.
-    pub fn create(path: impl AsRef<Path>, kek: Kek, init: VaultInit, now: u64) -> Result<Vault> {
+    pub fn create(path: impl AsRef<Path>, kek: &Kek, init: VaultInit, now: u64) -> Result<Vault> {
         Vault::create_inner(path.as_ref(), kek, init, now, None)
     }
 
     fn create_inner(
         path: &Path,
-        kek: Kek,
+        kek: &Kek,
         init: VaultInit,
         now: u64,
         crash_before: Option<WriteStep>,
@@ -295,7 +305,7 @@ impl Vault {
         let vault = Vault {
             path: path.to_path_buf(),
             kdf: kek.kdf,
-            kek,
+            kek: kek.duplicate(),
             driver_id: init.driver_id,
             state,
             _lock: lock,
@@ -311,7 +321,7 @@ impl Vault {
     /// Errors: [`Error::VaultMissing`], [`Error::VaultBusy`], [`Error::VaultCorrupt`] (not a vault, truncated,
     /// malformed), [`Error::VaultUnsupportedVersion`], [`Error::VaultUnreadable`] (wrong key or tampered),
     /// [`Error::VaultIo`]. The file is never modified when opening fails.
-    pub fn open(path: impl AsRef<Path>, kek: Kek, now: u64) -> Result<Vault> {
+    pub fn open(path: impl AsRef<Path>, kek: &Kek, now: u64) -> Result<Vault> {
         let path = path.as_ref();
         match fs::symlink_metadata(path) {
             Ok(_) => {}
@@ -322,10 +332,10 @@ impl Vault {
         remove_stale_temp(&temp_path(path))?;
         let bytes = read_vault_file(path)?;
         let sealed = parse_file(&bytes)?;
-        let state = unseal(&kek, &sealed)?;
+        let state = unseal(kek, &sealed)?;
         let mut vault = Vault {
             path: path.to_path_buf(),
-            kek,
+            kek: kek.duplicate(),
             kdf: sealed.kdf,
             driver_id: sealed.driver_id,
             state,
@@ -470,26 +480,11 @@ impl Vault {
         })
     }
 
-    /// Enrolls new templates at `now` into a vault that has none (after [`erase`](Vault::erase) or the retention
-    /// period). Fails with [`Error::VaultAlreadyEnrolled`] if a template is enrolled: replacing the enrolled face
-    /// takes an explicit erase first.
-    pub fn enroll(&mut self, templates: Vec<Embedding>, now: u64) -> Result<()> {
-        check_templates(&templates)?;
-        self.update_expiring(now, move |state| {
-            if !state.templates.is_empty() {
-                return Err(Error::VaultAlreadyEnrolled);
-            }
-            state.templates = templates;
-            state.enrolled_at = Some(now);
-            state.last_checkin_at = None;
-            Ok(())
-        })
-    }
-
     /// Erases the template at `now`: the vault is rewritten without templates and enrollment times, and a counter
     /// value is reserved for the erasure receipt, both in the same durable write. Returns what the receipt is
     /// signed with, never the template. The device key, ids, counter and lock-out state stay, so a receipt can
-    /// still be signed and re-enrollment keeps the registered device key.
+    /// still be signed. There is no enrolling into an erased vault: a new enrollment replaces the vault with a new
+    /// one and a new device key (`checkin::enroll`), which the fleet has to register again.
     pub fn erase(&mut self, now: u64) -> Result<ErasureTicket> {
         self.update(|state| {
             state.advance_counter()?;
@@ -1123,11 +1118,11 @@ mod tests {
     }
 
     fn create(dir: &TempDir) -> Vault {
-        Vault::create(dir.vault(), kek(), init(), T0).expect("create the vault")
+        Vault::create(dir.vault(), &kek(), init(), T0).expect("create the vault")
     }
 
     fn open(dir: &TempDir, now: u64) -> Result<Vault> {
-        Vault::open(dir.vault(), kek(), now)
+        Vault::open(dir.vault(), &kek(), now)
     }
 
     /// Everything the vault holds, for comparing states.
@@ -1204,13 +1199,13 @@ mod tests {
         let dir = TempDir::new("exists");
         drop(create(&dir));
         let before = fs::read(dir.vault()).expect("read");
-        assert!(matches!(Vault::create(dir.vault(), kek(), init(), T0 + 1), Err(Error::VaultExists)));
+        assert!(matches!(Vault::create(dir.vault(), &kek(), init(), T0 + 1), Err(Error::VaultExists)));
         assert_eq!(fs::read(dir.vault()).expect("read"), before);
 
         // Also a file that is not a vault, and a corrupt vault.
         let other = TempDir::new("exists-other");
         fs::write(other.vault(), b"not a vault").expect("write");
-        assert!(matches!(Vault::create(other.vault(), kek(), init(), T0), Err(Error::VaultExists)));
+        assert!(matches!(Vault::create(other.vault(), &kek(), init(), T0), Err(Error::VaultExists)));
         assert_eq!(fs::read(other.vault()).expect("read"), b"not a vault");
     }
 
@@ -1237,7 +1232,7 @@ mod tests {
         drop(create(&dir));
         let before = fs::read(dir.vault()).expect("read");
         let wrong = Kek::from_bytes(&[0x43; KEK_LEN]);
-        assert!(matches!(Vault::open(dir.vault(), wrong, T0), Err(Error::VaultUnreadable)));
+        assert!(matches!(Vault::open(dir.vault(), &wrong, T0), Err(Error::VaultUnreadable)));
         assert_eq!(fs::read(dir.vault()).expect("read"), before);
         open(&dir, T0).expect("the right key still opens it");
     }
@@ -1253,17 +1248,17 @@ mod tests {
         assert_ne!(Kek::from_passphrase(b"correct horse battery staple", &other_salt).secret_bytes(), a.secret_bytes());
 
         let dir = TempDir::new("passphrase");
-        let mut vault = Vault::create(dir.vault(), a, init(), T0).expect("create");
+        let mut vault = Vault::create(dir.vault(), &a, init(), T0).expect("create");
         vault.next_counter().expect("counter");
         drop(vault);
         let stored = Vault::read_salt(dir.vault()).expect("header").expect("a passphrase vault has a salt");
         assert_eq!(stored, salt);
-        let vault = Vault::open(dir.vault(), Kek::from_passphrase(b"correct horse battery staple", &stored), T0)
+        let vault = Vault::open(dir.vault(), &Kek::from_passphrase(b"correct horse battery staple", &stored), T0)
             .expect("reopen with the passphrase");
         assert_eq!(vault.counter(), 1);
         drop(vault);
         let wrong = Kek::from_passphrase(b"correct horse battery stapler", &stored);
-        assert!(matches!(Vault::open(dir.vault(), wrong, T0), Err(Error::VaultUnreadable)));
+        assert!(matches!(Vault::open(dir.vault(), &wrong, T0), Err(Error::VaultUnreadable)));
 
         let raw = TempDir::new("raw-salt");
         drop(create(&raw));
@@ -1432,7 +1427,7 @@ mod tests {
         let dir = TempDir::new("splice");
         let mut init = init();
         init.driver_id = "driver-000001".into();
-        drop(Vault::create(dir.vault(), kek(), init, T0).expect("create"));
+        drop(Vault::create(dir.vault(), &kek(), init, T0).expect("create"));
         let theirs = fs::read(dir.vault()).expect("read");
         let header_len = 13 + DRIVER.len() + NONCE_LEN + 4;
         let spliced = [&theirs[..header_len], &bytes[header_len..]].concat();
@@ -1531,20 +1526,13 @@ mod tests {
         );
         assert_crash_safe("crash-erase", none, |v| v.erase(T0 + 60).map(drop));
         assert_crash_safe("crash-retention", none, |v| v.set_retention_days(30, T0 + 60));
-        assert_crash_safe(
-            "crash-enroll",
-            |v| {
-                v.erase(T0 + 30).expect("erase");
-            },
-            |v| v.enroll(vec![unit(7), unit(8), unit(9)], T0 + 60),
-        );
     }
 
     #[test]
     fn vault_crash_during_create_leaves_no_vault_or_the_vault() {
         for step in STEPS {
             let dir = TempDir::new("crash-create");
-            let result = Vault::create_inner(&dir.vault(), kek(), init(), T0, Some(step));
+            let result = Vault::create_inner(&dir.vault(), &kek(), init(), T0, Some(step));
             assert!(result.is_err());
             drop(result);
             if step == WriteStep::SyncDir {
@@ -1732,19 +1720,23 @@ mod tests {
     }
 
     #[test]
-    fn vault_enroll_needs_an_erased_vault() {
-        let dir = TempDir::new("enroll");
+    fn vault_erased_stays_without_template_and_a_new_enrollment_is_a_new_vault() {
+        let dir = TempDir::new("erased");
         let mut vault = create(&dir);
-        assert!(matches!(vault.enroll(vec![unit(5)], T0 + 1), Err(Error::VaultAlreadyEnrolled)));
         vault.erase(T0 + 2).expect("erase");
         assert!(matches!(vault.record_success(T0 + 3), Err(Error::VaultNotEnrolled)));
-        vault.enroll(vec![unit(5), unit(6)], T0 + 4).expect("re-enroll");
-        assert_eq!(vault.enrolled_at(), Some(T0 + 4));
+        assert!(matches!(vault.best_distance(&unit(1), T0 + 3), Err(Error::VaultNotEnrolled)));
         drop(vault);
-        let mut vault = open(&dir, T0 + 5).expect("reopen");
-        assert_eq!(vault.template_count(), 2);
-        assert_eq!(vault.best_distance(&unit(6), T0 + 5).expect("enrolled"), 0.0);
-        assert!(vault.best_distance(&unit(1), T0 + 5).expect("enrolled") > 0.1);
+        let vault = open(&dir, T0 + 5).expect("reopen");
+        assert!(!vault.is_enrolled());
+        assert_eq!(vault.template_count(), 0);
+        // No method puts a template back into it: enrolling again means destroying it and creating a new vault.
+        vault.destroy().expect("destroy");
+        let mut fresh = init();
+        fresh.templates = vec![unit(5), unit(6)];
+        let mut vault = Vault::create(dir.vault(), &kek(), fresh, T0 + 6).expect("create anew");
+        assert_eq!((vault.enrolled_at(), vault.counter()), (Some(T0 + 6), 0));
+        assert_eq!(vault.best_distance(&unit(6), T0 + 7).expect("enrolled"), 0.0);
     }
 
     #[test]
@@ -1762,14 +1754,14 @@ mod tests {
         for (name, damage) in cases {
             let mut bad = init();
             damage(&mut bad);
-            assert!(matches!(Vault::create(dir.vault(), kek(), bad, T0), Err(Error::VaultInvalidInput(_))), "{name}");
+            assert!(matches!(Vault::create(dir.vault(), &kek(), bad, T0), Err(Error::VaultInvalidInput(_))), "{name}");
             assert!(!dir.vault().exists(), "{name}");
         }
         let mut long = init();
         long.driver_id = "d".repeat(MAX_ID_LEN);
         long.fleet_id = "f".repeat(MAX_ID_LEN);
         long.templates = (0..MAX_TEMPLATES as u64).map(unit).collect();
-        drop(Vault::create(dir.vault(), kek(), long, T0).expect("the largest vault"));
+        drop(Vault::create(dir.vault(), &kek(), long, T0).expect("the largest vault"));
         let vault = open(&dir, T0).expect("reopen the largest vault");
         assert_eq!(vault.template_count(), MAX_TEMPLATES);
     }

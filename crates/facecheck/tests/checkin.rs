@@ -1,5 +1,5 @@
 //! The check-in policy end to end, on real photos: enroll, check in, verify with the fleet's verifier, replay,
-//! lock-out, spoofs, erasure.
+//! lock-out, spoofs, erasure, enrolling again (with a new device key).
 
 use facecheck::checkin::{self, Challenge, CheckIn, Outcome, ERASURE_NONCE, LOCKOUT_SECS};
 use facecheck::vault::KEK_LEN;
@@ -82,16 +82,21 @@ impl Drop for TempDir {
 /// Enrolls the three Obama photos at `T0`; returns the vault and the fleet's registry built from the statement.
 fn enroll_obama(dir: &TempDir) -> (Vault, Registry) {
     let selfies = fixtures(&["obama.jpg", "obama1.jpg", "obama2.jpg"]);
-    let enrolled = checkin::enroll(engine(), dir.vault(), kek(), DRIVER, FLEET, &selfies, T0).expect("enrolls");
+    let enrolled = checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, T0).expect("enrolls");
     (enrolled.vault, registry_of(&enrolled.registration))
 }
 
 fn registry_of(statement: &str) -> Registry {
-    let expected = RegistrationExpectations { fleet: FLEET, driver: Some(DRIVER), now_unix: T0 + 5, skew_secs: SKEW };
-    let registration = verify_registration(statement, &expected).expect("the registration statement verifies");
     let mut registry = Registry::new();
-    registry.register(&registration).expect("registers");
+    register(&mut registry, statement, T0 + 5);
     registry
+}
+
+/// Verifies a registration statement at `now` and adds its device to `registry`.
+fn register(registry: &mut Registry, statement: &str, now: u64) {
+    let expected = RegistrationExpectations { fleet: FLEET, driver: Some(DRIVER), now_unix: now, skew_secs: SKEW };
+    let registration = verify_registration(statement, &expected).expect("the registration statement verifies");
+    registry.register(&registration).expect("registers");
 }
 
 fn expect<'a>(nonce: &'a str, now: u64) -> Expectations<'a> {
@@ -177,7 +182,7 @@ fn checkin_enroll_match_no_match_replay_lockout_erase() {
 
     // The lock-out survives a restart.
     drop(vault);
-    let mut vault = Vault::open(dir.vault(), kek(), last + 120).expect("reopens");
+    let mut vault = Vault::open(dir.vault(), &kek(), last + 120).expect("reopens");
     let status = checkin::status(&vault, last + 120).expect("status");
     assert_eq!(status.locked_until, Some(last + LOCKOUT_SECS));
     assert!(status.enrolled);
@@ -207,18 +212,70 @@ fn checkin_enroll_match_no_match_replay_lockout_erase() {
         Err(Error::VaultNotEnrolled)
     ));
     drop(vault);
-    let mut vault = Vault::open(dir.vault(), kek(), after + 30).expect("reopens");
+    let mut vault = Vault::open(dir.vault(), &kek(), after + 30).expect("reopens");
     assert!(!checkin::status(&vault, after + 30).expect("status").enrolled);
     assert!(matches!(
         checkin::check_in(engine(), &mut vault, &challenge, &frames, after + 30),
         Err(Error::VaultNotEnrolled)
     ));
+}
 
-    // Re-enrollment keeps the registered device key.
+#[test]
+fn checkin_enrolling_again_after_erasure_makes_a_new_device_key_the_fleet_must_register() {
+    let dir = TempDir::new("enroll-again");
     let selfies = fixtures(&["obama.jpg", "obama1.jpg", "obama2.jpg"]);
-    checkin::reenroll(engine(), &mut vault, &selfies, after + 40).expect("re-enrolls");
-    let matched = check_in(&mut vault, "nonce-5", &["exif_orientation6.jpg"], after + 50);
-    assert_eq!(verify(&mut state, &registry, &matched.token, "nonce-5", after + 50).outcome(), Outcome::Match);
+    let first = checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, T0).expect("enrolls");
+    let mut registry = registry_of(&first.registration);
+    let mut vault = first.vault;
+    let old_key = checkin::status(&vault, T0).expect("status").device_key_id;
+    let mut state = CounterState::new();
+
+    // Enrolling over an enrolled vault is refused, and leaves it intact.
+    drop(vault);
+    let before = std::fs::read(dir.vault()).expect("reads");
+    let kek = kek();
+    let result = checkin::enroll(engine(), dir.vault(), &kek, DRIVER, FLEET, &selfies, T0 + 10);
+    assert!(matches!(result, Err(Error::VaultAlreadyEnrolled)), "{result:?}");
+    assert_eq!(std::fs::read(dir.vault()).expect("reads"), before);
+    vault = Vault::open(dir.vault(), &kek, T0 + 10).expect("reopens with the same key");
+    assert!(checkin::status(&vault, T0 + 10).expect("status").enrolled);
+
+    let receipt = checkin::erase(&mut vault, None, T0 + 20).expect("erases");
+    assert!(verify(&mut state, &registry, &receipt, ERASURE_NONCE, T0 + 20).is_erasure_receipt());
+    drop(vault);
+
+    // A refused enrollment leaves the erased vault as it was (and the caller keeps its key).
+    let erased = std::fs::read(dir.vault()).expect("reads");
+    let inconsistent = fixtures(&["obama.jpg", "obama1.jpg", "biden.jpg"]);
+    let result = checkin::enroll(engine(), dir.vault(), &kek, DRIVER, FLEET, &inconsistent, T0 + 30);
+    assert!(matches!(result, Err(Error::EnrollmentInconsistent)), "{result:?}");
+    assert_eq!(std::fs::read(dir.vault()).expect("reads"), erased);
+    let vault = Vault::open(dir.vault(), &kek, T0 + 30).expect("reopens");
+    let status = checkin::status(&vault, T0 + 30).expect("status");
+    assert!(!status.enrolled);
+    assert_eq!(status.device_key_id, old_key);
+    drop(vault);
+
+    // Enrolling after the erasure: a new device key and a new registration statement.
+    let now = T0 + 40;
+    let second = checkin::enroll(engine(), dir.vault(), &kek, DRIVER, FLEET, &selfies, now).expect("enrolls again");
+    assert_ne!(second.registration, first.registration);
+    let mut vault = second.vault;
+    let status = checkin::status(&vault, now).expect("status");
+    assert!(status.enrolled);
+    assert_ne!(status.device_key_id, old_key, "a new enrollment must not keep the registered device key");
+    assert_eq!(vault.counter(), 0);
+
+    // The new key signs a match that the fleet's registry (which knows only the old key) does not accept ...
+    let matched = check_in(&mut vault, "nonce-new", &["exif_orientation6.jpg"], now + 10);
+    assert_eq!(matched.outcome, Outcome::Match);
+    let refused = state.verify_and_record(&matched.token, &registry, &expect("nonce-new", now + 10));
+    assert!(matches!(refused, Err(VerifyError::UnknownKey { .. })), "{refused:?}");
+    // ... until the fleet registers the new statement.
+    register(&mut registry, &second.registration, now + 10);
+    let verified = verify(&mut state, &registry, &matched.token, "nonce-new", now + 10);
+    assert_eq!(verified.outcome(), Outcome::Match);
+    assert_eq!(verified.claims().driver, DRIVER);
 }
 
 #[test]
@@ -228,7 +285,7 @@ fn checkin_a_photo_not_enrolled_matches() {
     let dir = TempDir::new("holdout");
     let obama2 = fixture("obama2.jpg");
     let selfies = vec![fixture("obama.jpg"), obama2.clone(), png(&obama2, |i| image::imageops::flip_horizontal(&i))];
-    let enrolled = checkin::enroll(engine(), dir.vault(), kek(), DRIVER, FLEET, &selfies, T0).expect("enrolls");
+    let enrolled = checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, T0).expect("enrolls");
     let (mut vault, registry) = (enrolled.vault, registry_of(&enrolled.registration));
     let result = check_in(&mut vault, "n", &["obama1.jpg"], T0 + 10);
     assert_eq!(result.outcome, Outcome::Match);
@@ -282,7 +339,7 @@ fn checkin_the_best_frame_is_judged_and_retakes_are_not_failures() {
 fn checkin_enrollment_refuses_bad_selfie_sets_and_writes_nothing() {
     let dir = TempDir::new("refused");
     let enroll_selfies = |selfies: Vec<Vec<u8>>| {
-        checkin::enroll(engine(), dir.vault(), kek(), DRIVER, FLEET, &selfies, T0).map(|_| ()).unwrap_err()
+        checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, T0).map(|_| ()).unwrap_err()
     };
     let enroll = |names: &[&str]| enroll_selfies(fixtures(names));
     assert!(matches!(enroll(&["obama.jpg", "obama1.jpg"]), Error::EnrollmentSelfieCount { given: 2, min: 3, max: 5 }));
@@ -300,12 +357,16 @@ fn checkin_enrollment_refuses_bad_selfie_sets_and_writes_nothing() {
     assert!(matches!(&err, Error::Selfie { index: 1, source } if matches!(**source, Error::InvalidImage(_))), "{err}");
     assert!(!dir.vault().exists(), "a refused enrollment writes no vault");
 
-    // An existing vault is never replaced.
+    // An enrolled vault is never replaced.
     let (vault, _) = enroll_obama(&dir);
     drop(vault);
     let before = std::fs::read(dir.vault()).expect("reads");
-    assert!(matches!(enroll(&["obama.jpg", "obama1.jpg", "obama2.jpg"]), Error::VaultExists));
+    assert!(matches!(enroll(&["obama.jpg", "obama1.jpg", "obama2.jpg"]), Error::VaultAlreadyEnrolled));
     assert_eq!(std::fs::read(dir.vault()).expect("reads"), before);
+    // Nor is a file at the path that does not open as a vault.
+    std::fs::write(dir.vault(), b"not a vault").expect("writes");
+    assert!(matches!(enroll(&["obama.jpg", "obama1.jpg", "obama2.jpg"]), Error::VaultCorrupt(_)));
+    assert_eq!(std::fs::read(dir.vault()).expect("reads"), b"not a vault");
 }
 
 #[test]

@@ -25,7 +25,8 @@ import kotlin.system.exitProcess
  *     HostTestsKt LIB REPO FACECHECK_CLI WORK_DIR
  *
  * Prints one line per test and `N passed, M failed`; exits non-zero on any failure. The tests run in order and
- * share one driver's vault, as the app would use it: enroll, check in, lock out, erase, re-enroll, reopen.
+ * share one driver's vault, as the app would use it: enroll, check in, lock out, erase, enroll again (a new device
+ * key the fleet must register), reopen.
  */
 fun main(args: Array<String>) {
     if (args.size != 4) {
@@ -196,15 +197,15 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
             check(registry.readText().contains(status.deviceKeyId()))
         }
         test("devicePublicKey is the key the registration statement carries (header jwk.x)") {
-            val header = String(Base64.getUrlDecoder().decode(engine.registrationStatement().split('.')[0]))
-            val x = Regex("\"x\":\"([A-Za-z0-9_-]+)\"").find(header)?.groupValues?.get(1) ?: error(header)
-            check(Base64.getUrlDecoder().decode(x).contentEquals(engine.devicePublicKey()))
+            check(statementKey(engine.registrationStatement()).contentEquals(engine.devicePublicKey()))
         }
-        test("enroll again throws InvalidState(vault_exists)") {
+        test("enroll again while enrolled throws InvalidState(already_enrolled), the device key unchanged") {
+            val key = engine.devicePublicKey()
             val e = expect<FacecheckException.InvalidState> {
                 engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "obama2.jpg"))
             }
-            check(e.reason() == "vault_exists") { e.reason() }
+            check(e.reason() == "already_enrolled") { e.reason() }
+            check(engine.status().isEnrolled() && engine.devicePublicKey().contentEquals(key))
         }
         test("a new registration statement is accepted too (same device key)") {
             val again = File(work, "registry2.json")
@@ -360,12 +361,36 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
         test("erase with only half a challenge throws InvalidInput") {
             expect<FacecheckException.InvalidInput> { engine.erase("nonce", null) }
         }
-        test("reenroll after erasure keeps the device key") {
-            engine.reenroll(photos("obama.jpg", "obama1.jpg", "exif_orientation6.jpg"))
+        test("a refused enrollment after erasure leaves the erased vault and its key, still held by this engine") {
+            val oldKey = engine.devicePublicKey()
+            val e = expect<FacecheckException.PoorQuality> {
+                engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "biden.jpg"))
+            }
+            check(e.reason() == "inconsistent") { e.reason() }
             val status = engine.status()
-            check(status.isEnrolled() && status.deviceKeyId() == keyBefore) { status.toString() }
-            val e = expect<FacecheckException.InvalidState> { engine.reenroll(photos("obama.jpg", "obama1.jpg", "obama2.jpg")) }
-            check(e.reason() == "already_enrolled") { e.reason() }
+            check(status.hasVault() && !status.isEnrolled() && status.deviceKeyId() == keyBefore) { status.toString() }
+            check(engine.devicePublicKey().contentEquals(oldKey))
+            val busy = expect<FacecheckException.InvalidState> { Facecheck.open(models, vault, kek) }
+            check(busy.reason() == "vault_busy") { busy.reason() }
+        }
+        var newStatement = ""
+        test("enroll after erasure returns a new registration statement with a new device key") {
+            val oldKey = engine.devicePublicKey()
+            newStatement = engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "exif_orientation6.jpg"))
+            val newKey = statementKey(newStatement)
+            check(!newKey.contentEquals(oldKey)) { "the new enrollment kept the registered device key" }
+            check(engine.devicePublicKey().contentEquals(newKey))
+            val status = engine.status()
+            check(status.isEnrolled() && status.deviceKeyId() != keyBefore) { status.toString() }
+            check(!registry.readText().contains(status.deviceKeyId())) { "the new key is already registered" }
+        }
+        test("the verifier rejects the new key's token until the fleet registers the new statement, then accepts it") {
+            val result = engine.checkIn("nonce-new-key", "block-5", photos("obama2.jpg"))
+            check(result.isMatch) { result.toString() }
+            expectCliFailure("attest", "verify", "--registry", registry.path, "--nonce", "nonce-new-key",
+                "--state", counters.path, result.token())
+            cli("registry", "add", "--registry", registry.path, "--fleet", fleet, "--driver", driver, newStatement)
+            check(verify(result.token(), "nonce-new-key").contains("match"))
         }
     }
 
@@ -463,7 +488,6 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
                 { engine.screen(photo("obama.jpg")) },
                 { engine.checkIn("n", "b", photos("obama2.jpg")) },
                 { engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "obama2.jpg")) },
-                { engine.reenroll(photos("obama.jpg", "obama1.jpg", "obama2.jpg")) },
                 { engine.erase() },
                 { engine.registrationStatement() },
                 { engine.devicePublicKey() }
@@ -528,6 +552,13 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
     }
 
     private fun payload(token: String): String = String(Base64.getUrlDecoder().decode(token.split('.')[1]))
+
+    /** The device public key a registration statement carries (its protected header's `jwk.x`). */
+    private fun statementKey(statement: String): ByteArray {
+        val header = String(Base64.getUrlDecoder().decode(statement.split('.')[0]))
+        val x = Regex("\"x\":\"([A-Za-z0-9_-]+)\"").find(header)?.groupValues?.get(1) ?: error(header)
+        return Base64.getUrlDecoder().decode(x)
+    }
 
     /** Verifies a token with the Rust verifier (and records its counter); returns the claims it prints. */
     private fun verify(token: String, nonce: String): String =

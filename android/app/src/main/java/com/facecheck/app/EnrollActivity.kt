@@ -11,6 +11,9 @@ import java.util.Arrays
  * Enrollment: 3 to 5 front-camera selfies, each checked at once with the core's guidance (quality gates and
  * liveness: "too dark", "turn to face the camera", ...), then enrolled in one go. The selfies stay in memory and
  * are wiped after the call; the device registration statement goes to the fleet server.
+ *
+ * Every enrollment makes a new device key, also after the face was erased: the fleet has to register and approve
+ * the new statement before the new face's check-ins count (a face is never enrolled under a key it registered).
  */
 class EnrollActivity : CameraScreen() {
     private lateinit var settings: Settings
@@ -79,17 +82,12 @@ class EnrollActivity : CameraScreen() {
         val frames = ArrayList(selfies)
         Background.run(this, {
             val engine = Engine.get(this)
-            // A device whose template was erased keeps its vault and device key: enroll into it again.
             val status = engine.status()
             if (status.hasVault() && status.driverId() != driverId) {
                 throw IllegalArgumentException(getString(R.string.enroll_other_driver, status.driverId()))
             }
-            val statement = if (status.hasVault()) {
-                engine.reenroll(frames)
-                engine.registrationStatement()
-            } else {
-                engine.enroll(driverId, fleetId, frames)
-            }
+            // After an erasure too, this makes a new device key: its statement goes to the fleet like the first one.
+            val statement = engine.enroll(driverId, fleetId, frames)
             try {
                 FleetClient(settings.serverUrl).registerDevice(statement)
                 settings.pendingRegistration = null

@@ -105,33 +105,28 @@ public final class Facecheck implements AutoCloseable {
     }
 
     /**
-     * Enrolls the driver from 3 to 5 selfies: creates the vault and the device key, and returns the device
-     * registration statement (a JWS carrying the device public key) for the fleet server. Nothing is stored unless
-     * every selfie is accepted.
+     * Enrolls the driver from 3 to 5 selfies: creates the vault and a new device key, and returns the device
+     * registration statement (a JWS carrying the device public key) for the fleet server, which has to register
+     * (and approve) it before anything the new key signs is accepted. Nothing is stored unless every selfie is
+     * accepted.
+     *
+     * <p>On a device whose template was erased (or expired), this is also how to enroll again: the old vault and
+     * its device key are replaced by a new vault with a new key, so the result is a <em>new</em> registration
+     * statement that must reach the fleet like the first one. A new face is never enrolled under a key the fleet
+     * already registered.
      *
      * @throws FacecheckException.NoFace a selfie without a face (the message says which)
      * @throws FacecheckException.PoorQuality a selfie failed a quality gate, or (reason {@code inconsistent}) the
      *     selfies do not all show the same person
      * @throws FacecheckException.SpoofSuspected a selfie looks like a photo or a screen
-     * @throws FacecheckException.InvalidState reason {@code vault_exists}: this device already has a vault (use
-     *     {@link #reenroll} after an erasure)
+     * @throws FacecheckException.InvalidState reason {@code already_enrolled}: a face is enrolled on this device
+     *     (erase it first)
      * @throws FacecheckException.InvalidInput fewer than 3 or more than 5 selfies, an unreadable image, bad ids
      */
     public String enroll(String driverId, String fleetId, List<byte[]> selfies) throws FacecheckException {
         checkNotNull(driverId, "driverId");
         checkNotNull(fleetId, "fleetId");
         return NativeBridge.enroll(handle, driverId, fleetId, frames(selfies));
-    }
-
-    /**
-     * Enrolls again into this device's vault after its template was erased or expired, keeping the device key and
-     * so the fleet's registration. Same selfie rules as {@link #enroll}.
-     *
-     * @throws FacecheckException.InvalidState reason {@code already_enrolled}, or {@code not_enrolled} when the
-     *     device has no vault yet (use {@link #enroll})
-     */
-    public void reenroll(List<byte[]> selfies) throws FacecheckException {
-        NativeBridge.reenroll(handle, frames(selfies));
     }
 
     /**
@@ -157,7 +152,8 @@ public final class Facecheck implements AutoCloseable {
 
     /**
      * Erases the enrolled template now and returns the signed erasure receipt for the fleet server. The vault keeps
-     * the device key, the counter and the lock-out state, without any face data.
+     * the device key, the counter and the lock-out state, without any face data; that key never signs for a face
+     * again ({@link #enroll} after an erasure makes a new one).
      *
      * @param nonce the server's challenge, or null with {@code blockId} null when erasing offline
      * @throws FacecheckException.InvalidState reason {@code not_enrolled} when the device has no vault
@@ -171,7 +167,7 @@ public final class Facecheck implements AutoCloseable {
         return erase(null, null);
     }
 
-    /** A new device registration statement (JWS) for the fleet server, dated now. */
+    /** Another device registration statement (JWS) for the current device key, dated now. */
     public String registrationStatement() throws FacecheckException {
         return NativeBridge.registrationStatement(handle);
     }

@@ -113,8 +113,9 @@ public class FacecheckException extends Exception {
 
     /**
      * The call does not fit the current state; {@link #reason()} is one of {@code closed} (the engine was closed),
-     * {@code not_enrolled}, {@code already_enrolled}, {@code vault_exists} (enroll on a device that has a vault:
-     * use reenroll), {@code vault_busy} (another handle or process has the vault open).
+     * {@code not_enrolled}, {@code already_enrolled} (enroll on a device with an enrolled face: erase it first),
+     * {@code vault_exists} (a file appeared where the vault was being created), {@code vault_busy} (another handle
+     * or process has the vault open).
      */
     public static final class InvalidState extends FacecheckException {
         private static final long serialVersionUID = 1L;

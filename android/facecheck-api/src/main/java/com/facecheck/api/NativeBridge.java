@@ -20,8 +20,6 @@ final class NativeBridge {
     static native String enroll(long handle, String driverId, String fleetId, byte[][] selfies)
             throws FacecheckException;
 
-    static native void reenroll(long handle, byte[][] selfies) throws FacecheckException;
-
     static native CheckInResult checkIn(long handle, String nonce, String blockId, byte[][] frames)
             throws FacecheckException;
 

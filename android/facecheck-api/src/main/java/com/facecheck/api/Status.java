@@ -36,7 +36,7 @@ public final class Status {
 
     /**
      * Whether this device has a vault (a device key registered for a driver). After an erasure it still has one,
-     * without a template: enroll again with {@link Facecheck#reenroll}; with none, {@link Facecheck#enroll}.
+     * without a template; either way {@link Facecheck#enroll} enrolls (after an erasure with a new device key).
      */
     public boolean hasVault() {
         return hasVault;
