@@ -94,17 +94,6 @@ def score(models, image, adapt=True, crop_scale=None):
     return out
 
 
-def save_png(array, path):
-    """Write losslessly and check the file reads back to the same pixels."""
-    from PIL import Image
-
-    Image.fromarray(array).save(path, optimize=True)
-    with Image.open(path) as im:
-        back = np.asarray(im.convert("RGB"))
-    assert np.array_equal(back, array), f"{path} does not read back identically"
-    return back
-
-
 def rounded(values):
     return [float(f"{v:.6g}") for v in values]
 
@@ -121,13 +110,13 @@ def golden(models, tests):
         fixture = tests / "fixtures" / name
         out_dir = tests / "golden_liveness" / fixture.stem
         out_dir.mkdir(parents=True, exist_ok=True)
-        image = save_png(ref.decode(fixture), out_dir / "decoded.png")
+        image = ref.save_png(ref.decode(fixture), out_dir / "decoded.png")
         result = score(models, image)
         if result is None:
             raise RuntimeError(f"{name}: no face")
         data = {"fixture": name, "image_size": [image.shape[1], image.shape[0]], "box": result["box"]}
         for model in ref.LIVENESS_MODELS:
-            crop = save_png(result[model]["crop"], out_dir / f"crop_{model}.png")
+            crop = ref.save_png(result[model]["crop"], out_dir / f"crop_{model}.png")
             data[model] = {
                 "crop_scale": models.entries[model]["crop_scale"],
                 "region": result[model]["region"],

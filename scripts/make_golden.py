@@ -27,7 +27,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 import reference as ref
 
@@ -54,26 +53,17 @@ def to_json(value):
                   text) + "\n"
 
 
-def save_png(array, path):
-    """Save losslessly and check the file reads back to the same pixels."""
-    Image.fromarray(array).save(path, optimize=True)
-    with Image.open(path) as im:
-        back = np.asarray(im.convert("RGB"))
-    assert np.array_equal(back, array), f"{path} does not read back identically"
-    return back
-
-
 def golden_for(models, fixture, out_dir):
     image = ref.decode(fixture)
     height, width = image.shape[:2]
 
     letterboxed, s = ref.letterbox(image)
-    letterboxed = save_png(letterboxed, out_dir / "letterbox.png")
+    letterboxed = ref.save_png(letterboxed, out_dir / "letterbox.png")
     detections_320 = ref.detect_320(models, letterboxed)
     face = ref.choose_face(detections_320, "largest", ref.DET_SIZE, ref.DET_SIZE)
     if face is None:
         raise RuntimeError(f"{fixture}: no face in the letterbox")
-    aligned = save_png(ref.align(letterboxed, detections_320[face]["landmarks"]), out_dir / "aligned.png")
+    aligned = ref.save_png(ref.align(letterboxed, detections_320[face]["landmarks"]), out_dir / "aligned.png")
 
     embedding_of_aligned = ref.embed(models, aligned)
 

@@ -310,6 +310,15 @@ def run_pipeline(models, image, choice="largest"):
     return result
 
 
+def save_png(array, path):
+    """Write an RGB array losslessly, check the file reads back to the same pixels, and return them."""
+    Image.fromarray(array).save(path, optimize=True)
+    with Image.open(path) as im:
+        back = np.asarray(im.convert("RGB"))
+    assert np.array_equal(back, array), f"{path} does not read back identically"
+    return back
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Run the reference pipeline on images.")
     parser.add_argument("images", nargs="+", type=Path)
