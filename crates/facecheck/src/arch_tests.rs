@@ -13,6 +13,7 @@ use crate::liveness::LIVENESS_SIDE;
 use crate::model::{load_plan, Manifest, ModelEntry, Plan};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_core::ops::matmul::optimized::OptMatMul;
 use tract_onnx::tract_core::tract_linalg::isa::{self, Arch, Isa, IsaSet};
@@ -61,7 +62,12 @@ fn reference_path() -> PathBuf {
     crate_dir().join("tests/arch_reference.json")
 }
 
-/// What this build computes for [`PHOTOS`] and the pairs of [`PEOPLE`].
+/// What this build computes for [`PHOTOS`] and the pairs of [`PEOPLE`], once per test run (slow under qemu).
+fn computed() -> &'static Reference {
+    static COMPUTED: OnceLock<Reference> = OnceLock::new();
+    COMPUTED.get_or_init(compute)
+}
+
 fn compute() -> Reference {
     let embeddings: BTreeMap<String, Vec<f32>> = PHOTOS
         .iter()
@@ -106,14 +112,14 @@ fn reference() -> Reference {
 #[test]
 #[ignore = "writes tests/arch_reference.json on x86_64; see the module documentation"]
 fn write_x86_64_reference() {
-    let text = serde_json::to_string_pretty(&compute()).expect("serialises");
+    let text = serde_json::to_string_pretty(computed()).expect("serialises");
     std::fs::write(reference_path(), text + "\n").expect("writes tests/arch_reference.json");
 }
 
 #[test]
 fn embeddings_agree_with_the_x86_64_reference() {
     let want = reference();
-    let got = compute();
+    let got = computed();
     assert_eq!(want.embeddings.keys().collect::<Vec<_>>(), got.embeddings.keys().collect::<Vec<_>>());
     for (photo, want) in &want.embeddings {
         let max = got.embeddings[photo].iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
@@ -125,7 +131,7 @@ fn embeddings_agree_with_the_x86_64_reference() {
 #[test]
 fn distances_and_decisions_are_those_of_x86_64() {
     let want = reference();
-    let got = compute();
+    let got = computed();
     assert_eq!(got.threshold, want.threshold, "the manifest threshold changed: {REGENERATE}");
     assert_eq!(got.comparisons.len(), want.comparisons.len());
     for (g, w) in got.comparisons.iter().zip(&want.comparisons) {
