@@ -27,7 +27,8 @@ target_dir=$CARGO_TARGET_DIR
 
 # Tools: javac/keytool come with the JDK, the rest with Debian packages; android.jar and dx from bullseye.
 command -v javac >/dev/null || ensure_debs openjdk-17-jdk-headless
-ensure_debs aapt zipalign apksigner kotlin gcc-aarch64-linux-gnu
+# gcc-aarch64-linux-gnu does not pull the aarch64 C headers (libc6-dev-arm64-cross) that ring's C needs.
+ensure_debs aapt zipalign apksigner kotlin gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 ensure_android_sdk
 kotlin_stdlib=/usr/share/java/kotlin-stdlib.jar
 
