@@ -1,0 +1,1 @@
+//! The Facecheck fleet service.
