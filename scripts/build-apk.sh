@@ -12,7 +12,16 @@
 # The APK carries the models (models/*.onnx and manifest.json) as assets. It carries lib/arm64-v8a/libfacecheck_jni.so
 # when $FACECHECK_ANDROID_LIB names a library built with an NDK (`cargo ndk -t arm64-v8a build --release -p
 # facecheck-jni`), or when one is found in the usual cargo-ndk output places; without it the APK is complete but
-# cannot open the engine. It is signed with a throwaway debug key generated for this build, and verified.
+# cannot open the engine. minSdk 23, targetSdk 35, compiled against android.jar 23 (API-23 calls only).
+#
+# Signing (then `apksigner verify`):
+# - by default with the repository's DEBUG key, android/signing/debug.p12 (public, like Android's well-known debug
+#   key: every build, here or in CI or Android Studio, has the same signer, so an update installs over the previous
+#   one and keeps the app's Keystore key and vault);
+# - with a release key when FACECHECK_RELEASE_KEYSTORE names a keystore (PKCS12 or JKS): its password in
+#   FACECHECK_RELEASE_KEYSTORE_PASS, the key's alias in FACECHECK_RELEASE_KEY_ALIAS (optional when the keystore holds
+#   one key) and the key's password in FACECHECK_RELEASE_KEY_PASS (optional: the keystore's). The passwords reach
+#   apksigner by environment name (`env:`), never on a command line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -42,7 +51,8 @@ mkdir -p "$build"/{gen,classes,dex,stage/assets,stage/lib/arm64-v8a} "$(dirname 
 
 # 1. The manifest with the package name (Gradle keeps it in app/build.gradle), then R.java.
 sed 's|<manifest |<manifest package="com.facecheck.app" |' "$app/AndroidManifest.xml" >"$build/AndroidManifest.xml"
-aapt_flags=(--min-sdk-version 23 --target-sdk-version 23 --version-code 1 --version-name 0.1.0
+# targetSdk 35 (Android 15: edge to edge, see android/README.md); android.jar 23 is what the code compiles against.
+aapt_flags=(--min-sdk-version 23 --target-sdk-version 35 --version-code 1 --version-name 0.1.0
   -M "$build/AndroidManifest.xml" -S "$app/res" -I "$ANDROID_JAR")
 aapt package -f -m "${aapt_flags[@]}" -J "$build/gen"
 
@@ -88,11 +98,21 @@ cp "$build/dex/classes.dex" "$build/stage/"
   if [ -n "$native_lib" ]; then aapt add "$build/unsigned.apk" lib/arm64-v8a/libfacecheck_jni.so >/dev/null; fi
 )
 zipalign -f -p 4 "$build/unsigned.apk" "$build/aligned.apk"
-keytool -genkeypair -keystore "$build/debug.p12" -storetype PKCS12 -storepass android -keypass android \
-  -alias debug -keyalg RSA -keysize 2048 -validity 365 -dname "CN=Facecheck debug build" >/dev/null 2>&1
-apksigner sign --ks "$build/debug.p12" --ks-pass pass:android --ks-key-alias debug --min-sdk-version 23 \
-  --out "$out_apk" "$build/aligned.apk"
-rm -f "$build/debug.p12" "$out_apk.idsig"
+if [ -n "${FACECHECK_RELEASE_KEYSTORE:-}" ]; then
+  [ -f "$FACECHECK_RELEASE_KEYSTORE" ] || { echo "error: FACECHECK_RELEASE_KEYSTORE: no such file" >&2; exit 1; }
+  [ -n "${FACECHECK_RELEASE_KEYSTORE_PASS:-}" ] || { echo "error: FACECHECK_RELEASE_KEYSTORE_PASS is not set" >&2; exit 1; }
+  signing=(--ks "$FACECHECK_RELEASE_KEYSTORE" --ks-pass env:FACECHECK_RELEASE_KEYSTORE_PASS)
+  if [ -n "${FACECHECK_RELEASE_KEY_ALIAS:-}" ]; then signing+=(--ks-key-alias "$FACECHECK_RELEASE_KEY_ALIAS"); fi
+  if [ -n "${FACECHECK_RELEASE_KEY_PASS:-}" ]; then signing+=(--key-pass env:FACECHECK_RELEASE_KEY_PASS); fi
+  echo "signing with the release key in $FACECHECK_RELEASE_KEYSTORE"
+else
+  # The public debug key (android/signing/README.md): fine for testing, never for a published app.
+  signing=(--ks "$repo/android/signing/debug.p12" --ks-pass pass:android --ks-key-alias facecheck-debug
+    --key-pass pass:android)
+  echo "signing with the repository's public DEBUG key (android/signing/debug.p12)"
+fi
+apksigner sign "${signing[@]}" --min-sdk-version 23 --out "$out_apk" "$build/aligned.apk"
+rm -f "$out_apk.idsig"
 
 echo "built $out_apk ($(du -h "$out_apk" | cut -f1))"
 apksigner verify --verbose --min-sdk-version 23 "$out_apk"

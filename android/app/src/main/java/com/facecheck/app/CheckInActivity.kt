@@ -41,7 +41,7 @@ class CheckInActivity : CameraScreen() {
             startActivity(Intent(this, SettingsActivity::class.java))
         }
         camera.preview.matchWidth(dp(360))
-        setContentView(
+        setScreen(
             scrolling(column(status, blockField, start, camera.preview, take, message, retry, review, settingsButton))
         )
         showIdle()

@@ -40,7 +40,7 @@ class ConsentActivity : Activity() {
             content.addView(accept)
             content.addView(decline)
         }
-        setContentView(scrolling(content))
+        setScreen(scrolling(content))
     }
 
     /** Records the acceptance (when, and of which notice) and goes on to enrollment. */

@@ -34,7 +34,7 @@ class EnrollActivity : CameraScreen() {
         take = button("") { takeSelfie() }
         finish = button("") { enroll() }
         camera.preview.matchWidth(dp(360))
-        setContentView(scrolling(column(driverField, fleetField, camera.preview, guidance, take, finish)))
+        setScreen(scrolling(column(driverField, fleetField, camera.preview, guidance, take, finish)))
         updateButtons()
         cameraFromStart()
     }

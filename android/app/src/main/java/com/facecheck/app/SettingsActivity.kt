@@ -20,7 +20,7 @@ class SettingsActivity : Activity() {
         super.onCreate(savedInstanceState)
         settings = Settings(this)
         content = column()
-        setContentView(scrolling(content))
+        setScreen(scrolling(content))
         load()
     }
 
@@ -30,7 +30,7 @@ class SettingsActivity : Activity() {
         }
     }
 
-    private fun render(status: Status?, error: Exception?) {
+    private fun render(status: Status?, error: Throwable?) {
         content.removeAllViews()
         content.addView(text(getString(R.string.settings_title), 22f, bold = true))
         if (status != null && status.isEnrolled) {

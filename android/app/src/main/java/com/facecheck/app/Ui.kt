@@ -33,6 +33,30 @@ fun Activity.scrolling(content: View): ScrollView {
     return scroll
 }
 
+/**
+ * Sets the screen's content and keeps it clear of the system bars and the keyboard. With targetSdk 35 Android 15
+ * draws every app edge to edge: the window extends under the status and navigation bars and no longer shrinks for
+ * the keyboard. The insets that reach the content (what the framework's action bar has not taken) become its
+ * padding, with the API-20 calls that API 23 has (`getSystemWindowInset*`, which include the keyboard's height).
+ * Before Android 15 the window is already laid out between the bars, and these insets are zero, or the keyboard's
+ * under `adjustResize`.
+ */
+@Suppress("DEPRECATION") // WindowInsets.getSystemWindowInset*/consumeSystemWindowInsets: API 20, deprecated in 30
+fun Activity.setScreen(root: ViewGroup) {
+    root.clipToPadding = false
+    root.setOnApplyWindowInsetsListener { view, insets ->
+        view.setPadding(
+            insets.systemWindowInsetLeft,
+            insets.systemWindowInsetTop,
+            insets.systemWindowInsetRight,
+            insets.systemWindowInsetBottom
+        )
+        insets.consumeSystemWindowInsets()
+    }
+    setContentView(root)
+    root.requestApplyInsets()
+}
+
 fun Activity.text(value: CharSequence, sizeSp: Float = 16f, bold: Boolean = false): TextView {
     val view = TextView(this)
     view.text = value
@@ -90,12 +114,17 @@ object Background {
 
     private fun alive(activity: Activity) = !activity.isFinishing && !activity.isDestroyed
 
-    fun <T> run(activity: Activity, task: () -> T, onError: (Exception) -> Unit, onDone: (T) -> Unit) {
+    /**
+     * Runs [task] on the worker thread. Whatever it throws reaches [onError], errors as well as exceptions: an
+     * `UnsatisfiedLinkError` (the native library does not load on this phone) or an `OutOfMemoryError` must become a
+     * message ([explain]), not kill the process and the worker.
+     */
+    fun <T> run(activity: Activity, task: () -> T, onError: (Throwable) -> Unit, onDone: (T) -> Unit) {
         worker.execute {
             try {
                 val value = task()
                 main.post { if (alive(activity)) onDone(value) }
-            } catch (e: Exception) {
+            } catch (e: Throwable) {
                 main.post { if (alive(activity)) onError(e) }
             }
         }
