@@ -10,7 +10,7 @@ fn put(img: &mut RgbImage, x: i64, y: i64, colour: Rgb<u8>) {
 }
 
 /// Draws a straight line, `thickness` pixels wide.
-fn line(img: &mut RgbImage, (x0, y0): (f32, f32), (x1, y1): (f32, f32), thickness: i64, colour: Rgb<u8>) {
+pub(crate) fn line(img: &mut RgbImage, (x0, y0): (f32, f32), (x1, y1): (f32, f32), thickness: i64, colour: Rgb<u8>) {
     let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil().max(1.0) as i64;
     for i in 0..=steps {
         let t = i as f32 / steps as f32;

@@ -1,6 +1,7 @@
 //! `facecheck eval lfw`: the LFW verification protocols.
 
-use crate::metrics::{self, Trial};
+use crate::groups::{self, Labels};
+use crate::metrics::{self, Rate, ThresholdAtFmr, Trial};
 use facecheck::{Embedding, Engine, Error, FaceChoice};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -153,6 +154,130 @@ pub struct Report {
     pub ms_per_image_median: f64,
     /// Test pairs evaluated.
     pub pairs: usize,
+    /// The shipped decision threshold (`models/manifest.json`): match when the distance is below it.
+    pub shipped_threshold: f64,
+    /// The test pairs' error rates at the shipped threshold.
+    pub at_shipped_threshold: PairRates,
+    /// With `--groups`: the same per attribute (`gender`, `race`) and group (`female`, ..., `mixed` for different-
+    /// person pairs across groups, `unlabelled`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, BTreeMap<String, PairRates>>,
+}
+
+/// Error rates of a set of pairs at the shipped threshold.
+#[derive(Debug, serde::Serialize)]
+pub struct PairRates {
+    /// Same-person pairs.
+    pub genuine_pairs: usize,
+    /// Different-person pairs.
+    pub impostor_pairs: usize,
+    /// Pairs with an image where no face was found (compared nothing), of all pairs.
+    pub failure_to_acquire: Rate,
+    /// False non-matches, of the compared same-person pairs.
+    pub fnmr: Rate,
+    /// False matches, of the compared different-person pairs.
+    pub fmr: Rate,
+    /// The thresholds that would give FMR 1e-3 and 1e-4 on these pairs, and their rates.
+    pub thresholds_at_fmr: Vec<ThresholdAtFmr>,
+}
+
+#[derive(Default)]
+struct PairCounts {
+    genuine: usize,
+    impostor: usize,
+    not_acquired: usize,
+    genuine_distances: Vec<f64>,
+    impostor_distances: Vec<f64>,
+}
+
+impl PairCounts {
+    fn rates(&self, threshold: f64) -> PairRates {
+        PairRates {
+            genuine_pairs: self.genuine,
+            impostor_pairs: self.impostor,
+            failure_to_acquire: Rate::new(self.not_acquired, self.genuine + self.impostor),
+            fnmr: Rate::new(
+                self.genuine_distances.iter().filter(|&&d| d >= threshold).count(),
+                self.genuine_distances.len(),
+            ),
+            fmr: Rate::new(
+                self.impostor_distances.iter().filter(|&&d| d < threshold).count(),
+                self.impostor_distances.len(),
+            ),
+            thresholds_at_fmr: crate::eval_checkin::TARGET_FMRS
+                .iter()
+                .filter_map(|&t| {
+                    metrics::distance_threshold_at_fmr(&self.genuine_distances, &self.impostor_distances, t)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The pairs' rates at `threshold`, overall and per group of `labels` (a pair belongs to the groups both its images
+/// carry; see [`groups`]).
+pub fn rates_by_group(
+    embedded: &Embedded,
+    pairs: &[Pair],
+    threshold: f64,
+    labels: Option<&Labels>,
+) -> (PairRates, BTreeMap<String, BTreeMap<String, PairRates>>) {
+    let mut overall = PairCounts::default();
+    let mut by_group: BTreeMap<(usize, String), PairCounts> = BTreeMap::new();
+    for pair in pairs {
+        let distance = match (&embedded.embeddings[&pair.a], &embedded.embeddings[&pair.b]) {
+            (Some(a), Some(b)) => Some(f64::from(a.distance(b))),
+            _ => None,
+        };
+        let count = |c: &mut PairCounts| {
+            match (pair.same, distance) {
+                (true, Some(d)) => c.genuine_distances.push(d),
+                (false, Some(d)) => c.impostor_distances.push(d),
+                (_, None) => c.not_acquired += 1,
+            }
+            if pair.same {
+                c.genuine += 1;
+            } else {
+                c.impostor += 1;
+            }
+        };
+        count(&mut overall);
+        if let Some(labels) = labels {
+            let image = |(name, n): &(String, u32)| labels.image(name, &format!("{name}_{n:04}.jpg"));
+            let images = [image(&pair.a), image(&pair.b)];
+            for attribute in 0..groups::ATTRIBUTES.len() {
+                for group in groups::of_comparison(&images, attribute) {
+                    count(by_group.entry((attribute, group)).or_default());
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<String, BTreeMap<String, PairRates>> = BTreeMap::new();
+    for ((attribute, group), counts) in &by_group {
+        groups
+            .entry(groups::ATTRIBUTES[*attribute].to_owned())
+            .or_default()
+            .insert(group.clone(), counts.rates(threshold));
+    }
+    (overall.rates(threshold), groups)
+}
+
+fn format_rate(r: &Rate) -> String {
+    format!("{:.2} % ({}/{}, 95 % CI {:.2}–{:.2})", 100.0 * r.rate, r.count, r.of, 100.0 * r.ci95[0], 100.0 * r.ci95[1])
+}
+
+/// Prints the rates at the shipped threshold, overall and per group, for people.
+pub fn print_groups(report: &Report) {
+    println!("at the shipped threshold {:.4}:", report.shipped_threshold);
+    let line = |name: &str, r: &PairRates| {
+        println!("  {name:24} FNMR {}  FMR {}", format_rate(&r.fnmr), format_rate(&r.fmr));
+    };
+    line("all pairs", &report.at_shipped_threshold);
+    for (attribute, groups) in &report.groups {
+        for (group, rates) in groups {
+            line(&format!("{attribute} {group}"), rates);
+        }
+    }
 }
 
 /// A threshold chosen for a false-match rate, and what it gives on held-out pairs.
@@ -183,6 +308,7 @@ pub fn evaluate(
     test: &PairsFile,
     train: Option<&PairsFile>,
     target_fmr: f64,
+    labels: Option<&Labels>,
 ) -> Result<(Report, Vec<Trial>), String> {
     let all_test: Vec<Pair> = test.folds.concat();
     let mut needed: Vec<&Pair> = all_test.iter().collect();
@@ -215,6 +341,8 @@ pub fn evaluate(
         }
     }
     let (accuracy, accuracy_std) = metrics::mean_std(&accuracies);
+    let shipped_threshold = f64::from(engine.threshold());
+    let (at_shipped_threshold, groups) = rates_by_group(&embedded, &all_test, shipped_threshold, labels);
     let report = Report {
         accuracy,
         accuracy_std,
@@ -226,6 +354,9 @@ pub fn evaluate(
         ms_per_image_mean: metrics::mean_std(&embedded.ms).0,
         ms_per_image_median: metrics::median(&embedded.ms),
         pairs: all_test.len(),
+        shipped_threshold,
+        at_shipped_threshold,
+        groups,
     };
     for path in &embedded.no_face {
         eprintln!("no face found: {path} (its pairs are decided \"different\")");

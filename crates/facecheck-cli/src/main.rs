@@ -4,9 +4,12 @@
 
 mod device;
 mod draw;
+mod eval_checkin;
+mod fairness_plot;
 mod files;
 mod fleet;
 mod gates;
+mod groups;
 mod lfw;
 mod metrics;
 mod pad;
@@ -136,7 +139,14 @@ enum Benchmark {
         /// (1e-3, 1e-2, 1e-1 and 1 at 0, 1/3, 2/3 and all of the width).
         #[arg(long)]
         plot: Option<PathBuf>,
+        /// Folder of demographic labels (`female_names.txt`, `male_names.txt`, optional `lfw_race_dict.json`):
+        /// also report the error rates at the shipped threshold per group.
+        #[arg(long)]
+        groups: Option<PathBuf>,
     },
+    /// The product's decision (a mean template of enrolled selfies against a check-in selfie, at the shipped
+    /// threshold) on an LFW-style folder: FNMR, FMR, enrollment failures, failures to acquire, per group.
+    Checkin(eval_checkin::Args),
 }
 
 fn main() -> ExitCode {
@@ -182,14 +192,15 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Eval { benchmark: Benchmark::Lfw { images, pairs, train_pairs, target_fmr, json, plot } } => {
+        Command::Eval { benchmark: Benchmark::Lfw { images, pairs, train_pairs, target_fmr, json, plot, groups } } => {
             let parse = |p: &Path| {
                 lfw::parse_pairs(&String::from_utf8_lossy(&read(p)?)).map_err(|e| format!("{}: {e}", p.display()))
             };
             let test = parse(&pairs)?;
             let train = train_pairs.as_deref().map(parse).transpose()?;
+            let labels = groups.as_deref().map(groups::Labels::load).transpose()?;
             let engine = load_engine(&cli.models)?;
-            let (report, trials) = lfw::evaluate(&engine, &images, &test, train.as_ref(), target_fmr)?;
+            let (report, trials) = lfw::evaluate(&engine, &images, &test, train.as_ref(), target_fmr, labels.as_ref())?;
             if let Some(out) = plot {
                 // FAR on a log axis, 1e-3 at the left edge to 1 at the right: where verification thresholds live.
                 let log_far: Vec<(f64, f64)> = metrics::roc(&trials)
@@ -220,6 +231,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     "ms per image: mean {:.1}, median {:.1}",
                     report.ms_per_image_mean, report.ms_per_image_median
                 );
+                lfw::print_groups(&report);
             }
             Ok(())
         }
@@ -258,6 +270,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Eval { benchmark: Benchmark::Checkin(args) } => eval_checkin::command(&cli.models, args),
         Command::Demo { samples } => demo(&cli.models, &samples),
         Command::Keygen(args) => device::keygen(args),
         Command::Enroll(args) => device::enroll(&cli.models, args),

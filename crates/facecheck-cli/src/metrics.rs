@@ -132,6 +132,78 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// The 95 % two-sided normal quantile.
+const Z95: f64 = 1.959_963_984_540_054;
+
+/// The Wilson score interval (95 %) for `count` successes out of `of` trials; `(0, 1)` when there are none.
+pub fn wilson(count: usize, of: usize) -> (f64, f64) {
+    if of == 0 {
+        return (0.0, 1.0);
+    }
+    let (n, p, z2) = (of as f64, count as f64 / of as f64, Z95 * Z95);
+    let denominator = 1.0 + z2 / n;
+    let centre = (p + z2 / (2.0 * n)) / denominator;
+    let half = Z95 / denominator * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    // Exact ends for no events and all events (rounding would leave 1e-17 and 1 - 1e-16).
+    let low = if count == 0 { 0.0 } else { (centre - half).max(0.0) };
+    let high = if count >= of { 1.0 } else { (centre + half).min(1.0) };
+    (low, high)
+}
+
+/// An error rate with its counts and 95 % Wilson interval (the JSON shape of every rate the fairness reports give).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Rate {
+    /// Events (errors, failures, rejections).
+    pub count: usize,
+    /// Out of this many attempts.
+    pub of: usize,
+    /// `count / of` (0 when `of` is 0).
+    pub rate: f64,
+    /// 95 % Wilson interval `[low, high]`.
+    pub ci95: [f64; 2],
+}
+
+impl Rate {
+    /// `count` out of `of`.
+    pub fn new(count: usize, of: usize) -> Rate {
+        let (low, high) = wilson(count, of);
+        Rate { count, of, rate: if of == 0 { 0.0 } else { count as f64 / of as f64 }, ci95: [low, high] }
+    }
+}
+
+/// A distance threshold chosen on a set of comparisons for a false-match rate, and the rates it gives there.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ThresholdAtFmr {
+    /// The false-match rate asked for.
+    pub target_fmr: f64,
+    /// Match when the distance is below this.
+    pub distance: f64,
+    /// The false-match rate it gives on these impostor comparisons.
+    pub fmr: Rate,
+    /// The false-non-match rate it gives on these genuine comparisons.
+    pub fnmr: Rate,
+    /// Whether there are at least `1 / target_fmr` impostor comparisons, so that the threshold rests on at least
+    /// one false match; otherwise it is only "below every impostor distance seen".
+    pub supported: bool,
+}
+
+/// The distance threshold ("match when distance < threshold") for `target_fmr` on these genuine and impostor
+/// distances (as [`threshold_at_far`] chooses it), with the rates it gives; `None` without impostor distances.
+pub fn distance_threshold_at_fmr(genuine: &[f64], impostor: &[f64], target_fmr: f64) -> Option<ThresholdAtFmr> {
+    if impostor.is_empty() {
+        return None;
+    }
+    let trials: Vec<Trial> = impostor.iter().map(|&d| Trial { score: -d, genuine: false }).collect();
+    let distance = -threshold_at_far(&trials, target_fmr);
+    Some(ThresholdAtFmr {
+        target_fmr,
+        distance,
+        fmr: Rate::new(impostor.iter().filter(|&&d| d < distance).count(), impostor.len()),
+        fnmr: Rate::new(genuine.iter().filter(|&&d| d >= distance).count(), genuine.len()),
+        supported: impostor.len() as f64 * target_fmr >= 1.0,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +251,37 @@ mod tests {
         for frr in [0.0, 0.25, 0.5] {
             assert!(error_rates(&t, threshold_at_frr(&t, frr)).1 <= frr);
         }
+    }
+    #[test]
+    fn wilson_intervals_match_published_values() {
+        // Newcombe, "Two-sided confidence intervals for the single proportion", Stat. Med. 17 (1998), table I.
+        for (count, of, low, high) in
+            [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)]
+        {
+            let (l, h) = wilson(count, of);
+            assert!((l - low).abs() < 5e-5 && (h - high).abs() < 5e-5, "{count}/{of}: {l} {h}");
+        }
+        let (l, h) = wilson(5, 10);
+        assert!((l - 0.236_593).abs() < 1e-6 && (h - 0.763_407).abs() < 1e-6, "symmetric about one half");
+        assert_eq!(wilson(0, 0), (0.0, 1.0), "no trials: no information");
+        assert_eq!(wilson(10, 10).1, 1.0);
+        let r = Rate::new(26, 500);
+        assert_eq!((r.count, r.of, r.rate), (26, 500, 0.052));
+        assert!(r.ci95[0] < 0.052 && 0.052 < r.ci95[1]);
+    }
+
+    #[test]
+    fn distance_thresholds_for_a_false_match_rate() {
+        let genuine = [0.1, 0.2, 0.3, 0.45];
+        let impostor: Vec<f64> = (0..1000).map(|i| 0.4 + f64::from(i) / 1000.0).collect();
+        // One impostor in a thousand may match: the threshold falls between the first and second smallest.
+        let t = distance_threshold_at_fmr(&genuine, &impostor, 1e-3).expect("impostors");
+        assert!((t.distance - 0.4005).abs() < 1e-9, "{}", t.distance);
+        assert_eq!((t.fmr.count, t.fmr.of, t.fnmr.count, t.fnmr.of), (1, 1000, 1, 4));
+        assert!(t.supported);
+        let strict = distance_threshold_at_fmr(&genuine, &impostor, 1e-4).expect("impostors");
+        assert!(strict.distance < 0.4 && strict.distance > 0.3999, "{}", strict.distance);
+        assert_eq!((strict.fmr.count, strict.supported), (0, false));
+        assert!(distance_threshold_at_fmr(&genuine, &[], 1e-3).is_none());
     }
 }
