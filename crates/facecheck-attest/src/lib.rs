@@ -29,8 +29,23 @@
 //!
 //! Parsing is strict: every header parameter and claim listed above is required, no other is
 //! accepted, JSON objects may not repeat a name, and base64url must be canonical. Erasure
-//! receipts are attestations with `res: "erased"`. Device registration statements (see
-//! [`registration`]) are a separate token type that cannot be confused with an attestation.
+//! receipts are attestations with `res: "erased"`, verified only by [`verify_erasure_receipt`]
+//! (the check-in verifier refuses them). Device registration statements
+//! ([`statements::registration`]), review requests ([`statements::review`]) and the fleet's signed
+//! evidence ([`statements::evidence`]) are separate token types that cannot be confused with an
+//! attestation. Small-order and non-canonical Ed25519 public keys are refused wherever a key enters
+//! ([`wire::public_key`]).
+//!
+//! # Layout
+//!
+//! - [`wire`]: what both sides share — compact JWS, base64url, strict JSON, key ids, public-key checks, freshness,
+//!   statement hashes;
+//! - [`statements`]: the claims of each token type and their strict encoding;
+//! - [`signing`]: the device key and the fleet key (what the phone and the fleet sign);
+//! - [`verifying`]: what the fleet (and, for evidence, the driver) checks, against a [`DeviceKeys`] lookup — the
+//!   file-based [`Registry`] or a database.
+//!
+//! No module imports one that imports it back: `wire` ← `statements` ← `signing`, `verifying`.
 //!
 //! # Example
 //!
@@ -70,6 +85,8 @@
 //! let expected = Expectations {
 //!     fleet: "fleet-7",
 //!     nonce: "c2VydmVyIGNoYWxsZW5nZQ",
+//!     driver: Some("driver-42"),
+//!     block: Some("block-2024-06-01-am"),
 //!     now_unix: 1_717_200_030,
 //!     skew_secs: DEFAULT_SKEW_SECS,
 //! };
@@ -89,25 +106,39 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod b64;
-pub mod claims;
-pub mod counter;
-pub mod device_key;
-mod json;
-pub mod jws;
-pub mod key_id;
-pub mod registration;
-pub mod registry;
-pub mod verify;
+pub mod signing;
+pub mod statements;
+pub mod verifying;
+pub mod wire;
 
-pub use claims::{Claims, InvalidManifestDigest, ManifestDigest, Outcome, ATTESTATION_CLAIMS};
-pub use counter::{CounterState, CounterStateError};
-pub use device_key::{DeviceKey, KeyError};
-pub use jws::{Malformed, Part, ALGORITHM, ATTESTATION_TYPE, MAX_TOKEN_LEN, REGISTRATION_TYPE};
-pub use key_id::{InvalidKeyId, KeyId};
-pub use registration::{
-    verify_registration, RegistrationClaims, RegistrationError, RegistrationExpectations, VerifiedRegistration,
-    REGISTRATION_CLAIMS, REGISTRATION_PURPOSE,
+pub use signing::device_key::DeviceKey;
+pub use signing::fleet_key::{FleetKey, InvalidEvidence};
+pub use signing::KeyError;
+pub use statements::attestation::{Claims, InvalidManifestDigest, ManifestDigest, Outcome, ATTESTATION_CLAIMS};
+pub use statements::evidence::{EvidenceClaims, EvidenceKind, EVIDENCE_CLAIMS};
+pub use statements::registration::{
+    normalize_code, CodeBinding, Consent, InvalidCodeBinding, RegistrationClaims, REGISTRATION_CLAIMS,
+    REGISTRATION_OPTIONAL_CLAIMS, REGISTRATION_PURPOSE,
 };
-pub use registry::{RegisteredDevice, Registry, RegistryError};
-pub use verify::{verify_attestation, Expectations, VerifiedAttestation, VerifyError, DEFAULT_SKEW_SECS};
+pub use statements::review::{ReviewClaims, ReviewReason, REVIEW_CLAIMS};
+pub use verifying::attestation::{
+    verify_attestation, Expectations, VerifiedAttestation, VerifyError, DEFAULT_SKEW_SECS,
+};
+pub use verifying::counter::{CounterState, CounterStateError};
+pub use verifying::erasure::{
+    verify_erasure_receipt, ErasureExpectations, VerifiedErasure, DEFAULT_ERASURE_MAX_AGE_SECS,
+};
+pub use verifying::evidence::{verify_evidence, VerifiedEvidence};
+pub use verifying::keys::{DeviceKeys, DeviceStatus, KnownDevice};
+pub use verifying::registration::{
+    verify_registration, RegistrationError, RegistrationExpectations, VerifiedRegistration,
+};
+pub use verifying::registry::{RegisteredDevice, Registry, RegistryError};
+pub use verifying::review::{verify_review, ReviewExpectations, VerifiedReview};
+pub use wire::hash::{is_statement_hash, statement_hash, STATEMENT_HASH_LEN};
+pub use wire::jws::{
+    peek_key_id, Malformed, Part, ALGORITHM, ATTESTATION_TYPE, EVIDENCE_TYPE, MAX_TOKEN_LEN, REGISTRATION_TYPE,
+    REVIEW_TYPE,
+};
+pub use wire::key_id::{InvalidKeyId, KeyId};
+pub use wire::public_key::{check_public_key, WeakKey};

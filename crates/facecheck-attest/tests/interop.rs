@@ -11,8 +11,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use facecheck_attest::{
-    verify_attestation, verify_registration, Claims, Outcome, RegistrationClaims, RegistrationExpectations, Registry,
-    VerifyError, REGISTRATION_PURPOSE,
+    verify_attestation, verify_erasure_receipt, verify_registration, Claims, ErasureExpectations, Outcome,
+    RegistrationClaims, RegistrationExpectations, Registry, VerifyError, REGISTRATION_PURPOSE,
 };
 use serde_json::{json, Value};
 use support::*;
@@ -121,6 +121,13 @@ fn tokens_signed_by_pyjwt_verify_here() {
         assert_eq!(kid.as_str(), str_field(&out, "kid"), "both sides derive the same kid");
 
         let token = str_field(&out, "token");
+        if claims.is_erasure_receipt() {
+            let expected = ErasureExpectations { fleet: FLEET, now_unix: NOW, max_age_secs: SKEW, skew_secs: SKEW };
+            let verified = verify_erasure_receipt(token, &registry, &expected, None)
+                .unwrap_or_else(|e| panic!("our verifier rejected PyJWT's receipt: {e}"));
+            assert_eq!(verified.claims(), &claims);
+            continue;
+        }
         let verified = verify_attestation(token, &registry, &expected(), None)
             .unwrap_or_else(|e| panic!("our verifier rejected PyJWT's token: {e}"));
         assert_eq!(verified.claims(), &claims);
@@ -165,9 +172,21 @@ fn other_algorithms_made_by_pyjwt_are_rejected() {
 
 #[test]
 fn registration_statements_interoperate() {
-    let expectations = RegistrationExpectations { fleet: FLEET, driver: Some(DRIVER), now_unix: NOW, skew_secs: SKEW };
-    let claims =
-        RegistrationClaims { driver: DRIVER.into(), fleet: FLEET.into(), model_manifest: manifest(), issued_at: NOW };
+    let expectations = RegistrationExpectations {
+        fleet: FLEET,
+        driver: Some(DRIVER),
+        now_unix: NOW,
+        skew_secs: SKEW,
+        max_age_secs: SKEW,
+    };
+    let claims = RegistrationClaims {
+        driver: DRIVER.into(),
+        fleet: FLEET.into(),
+        model_manifest: manifest(),
+        issued_at: NOW,
+        enrollment_code: None,
+        consent: None,
+    };
 
     // Ours, checked by PyJWT with the key from the statement's own jwk header.
     let device = Device::new();

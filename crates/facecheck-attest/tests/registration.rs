@@ -10,11 +10,18 @@ use serde_json::{json, Map, Value};
 use support::*;
 
 fn registration_claims() -> RegistrationClaims {
-    RegistrationClaims { driver: DRIVER.into(), fleet: FLEET.into(), model_manifest: manifest(), issued_at: NOW }
+    RegistrationClaims {
+        driver: DRIVER.into(),
+        fleet: FLEET.into(),
+        model_manifest: manifest(),
+        issued_at: NOW,
+        enrollment_code: None,
+        consent: None,
+    }
 }
 
 fn expectations() -> RegistrationExpectations<'static> {
-    RegistrationExpectations { fleet: FLEET, driver: Some(DRIVER), now_unix: NOW, skew_secs: SKEW }
+    RegistrationExpectations { fleet: FLEET, driver: Some(DRIVER), now_unix: NOW, skew_secs: SKEW, max_age_secs: SKEW }
 }
 
 fn check(token: &str) -> Result<facecheck_attest::VerifiedRegistration, RegistrationError> {
@@ -356,7 +363,7 @@ fn registration_errors_carry_no_claims() {
     for expected in [
         expectations(),
         RegistrationExpectations { fleet: "fleet-secret", ..expectations() },
-        RegistrationExpectations { fleet: "fleet-secret", driver: None, now_unix: 0, skew_secs: 0 },
+        RegistrationExpectations { fleet: "fleet-secret", driver: None, now_unix: 0, skew_secs: 0, max_age_secs: 0 },
     ] {
         let error = verify_registration(&token, &expected).unwrap_err();
         let shown = error.to_string();

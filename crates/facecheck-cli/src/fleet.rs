@@ -7,8 +7,9 @@
 
 use crate::files;
 use facecheck_attest::{
-    verify_attestation, verify_registration, CounterState, Expectations, KeyId, RegistrationError,
-    RegistrationExpectations, Registry, VerifiedAttestation, VerifyError, DEFAULT_SKEW_SECS,
+    verify_attestation, verify_erasure_receipt, verify_registration, Claims, CounterState, ErasureExpectations,
+    Expectations, KeyId, RegistrationError, RegistrationExpectations, Registry, VerifyError,
+    DEFAULT_ERASURE_MAX_AGE_SECS, DEFAULT_SKEW_SECS,
 };
 use std::path::{Path, PathBuf};
 
@@ -86,6 +87,7 @@ pub fn registry(command: RegistryCommand) -> Result<(), String> {
                 driver: driver.as_deref(),
                 now_unix: files::now()?,
                 skew_secs: skew,
+                max_age_secs: skew,
             };
             let verified = verify_registration(&statement, &expected).map_err(|e| match e {
                 RegistrationError::Stale { .. } => {
@@ -121,23 +123,45 @@ pub fn attest(command: AttestCommand) -> Result<(), String> {
         Some(fleet) => fleet,
         None => registered_fleet(&token, &registry, &nonce, now, skew).map_err(rejected)?,
     };
-    let expected = Expectations { fleet: &fleet, nonce: &nonce, now_unix: now, skew_secs: skew };
-    let verified = match &state {
-        None => verify_attestation(&token, &registry, &expected, None).map_err(rejected)?,
-        Some(state_path) => {
-            let mut counters = match files::read_if_present(state_path)? {
-                None => CounterState::new(),
-                Some(bytes) => {
-                    CounterState::from_json_bytes(&bytes).map_err(|e| format!("{}: {e}", state_path.display()))?
-                }
+    let expected =
+        Expectations { fleet: &fleet, nonce: &nonce, driver: None, block: None, now_unix: now, skew_secs: skew };
+    let mut counters = match &state {
+        None => None,
+        Some(state_path) => Some(match files::read_if_present(state_path)? {
+            None => CounterState::new(),
+            Some(bytes) => {
+                CounterState::from_json_bytes(&bytes).map_err(|e| format!("{}: {e}", state_path.display()))?
+            }
+        }),
+    };
+    // A check-in, or else an erasure receipt (verified by key, counter and a 30-day maximum age, not the nonce).
+    let (kid, claims) = match verify_attestation(&token, &registry, &expected, None) {
+        Err(VerifyError::NotACheckIn { .. }) => {
+            let erasure = ErasureExpectations {
+                fleet: &fleet,
+                now_unix: now,
+                max_age_secs: DEFAULT_ERASURE_MAX_AGE_SECS,
+                skew_secs: skew,
             };
-            let verified = counters.verify_and_record(&token, &registry, &expected).map_err(rejected)?;
-            // Recorded before the claims are shown, so a crash cannot accept the same counter twice.
-            files::write_atomic(state_path, &counters.to_json_bytes())?;
-            verified
+            let verified = verify_erasure_receipt(&token, &registry, &erasure, None).map_err(rejected)?;
+            if let Some(counters) = &mut counters {
+                counters.record_erasure(&verified).map_err(rejected)?;
+            }
+            (verified.key_id().clone(), verified.claims().clone())
+        }
+        verified => {
+            let verified = verified.map_err(rejected)?;
+            if let Some(counters) = &mut counters {
+                counters.record(&verified).map_err(rejected)?;
+            }
+            (verified.key_id().clone(), verified.into_claims())
         }
     };
-    println!("{}", claims_json(&verified));
+    if let (Some(state_path), Some(counters)) = (&state, &counters) {
+        // Recorded before the claims are shown, so a crash cannot accept the same counter twice.
+        files::write_atomic(state_path, &counters.to_json_bytes())?;
+    }
+    println!("{}", claims_json(&kid, &claims));
     Ok(())
 }
 
@@ -149,7 +173,7 @@ pub fn attest(command: AttestCommand) -> Result<(), String> {
 /// checks (the error to report anyway) or at the audience, whose error names the registry entry to read the fleet
 /// from.
 fn registered_fleet(token: &str, registry: &Registry, nonce: &str, now: u64, skew: u64) -> Result<String, VerifyError> {
-    let no_fleet = Expectations { fleet: "", nonce, now_unix: now, skew_secs: skew };
+    let no_fleet = Expectations { fleet: "", nonce, driver: None, block: None, now_unix: now, skew_secs: skew };
     match verify_attestation(token, registry, &no_fleet, None) {
         Ok(verified) => Ok(verified.fleet().to_owned()),
         Err(e @ (VerifyError::AudienceMismatch { .. } | VerifyError::DeviceNotInFleet { .. })) => {
@@ -161,10 +185,10 @@ fn registered_fleet(token: &str, registry: &Registry, nonce: &str, now: u64, ske
 }
 
 /// The verified claims as a JSON object, `iss` included.
-fn claims_json(verified: &VerifiedAttestation) -> String {
-    let mut json = serde_json::to_value(verified.claims()).expect("claims always serialise");
+fn claims_json(kid: &KeyId, claims: &Claims) -> String {
+    let mut json = serde_json::to_value(claims).expect("claims always serialise");
     if let Some(object) = json.as_object_mut() {
-        object.insert("iss".to_owned(), verified.key_id().as_str().into());
+        object.insert("iss".to_owned(), kid.as_str().into());
     }
     serde_json::to_string_pretty(&json).expect("a JSON value always serialises")
 }

@@ -267,6 +267,8 @@ pub fn registration_statement(vault: &Vault, now: u64) -> Result<String> {
         fleet: vault.fleet_id().to_owned(),
         model_manifest: model_digest(),
         issued_at: now,
+        enrollment_code: None,
+        consent: None,
     };
     Ok(device_key(vault)?.sign_registration(&claims))
 }

@@ -5,8 +5,9 @@ use facecheck::checkin::{self, Challenge, CheckIn, Outcome, ERASURE_NONCE, LOCKO
 use facecheck::vault::KEK_LEN;
 use facecheck::{Engine, Error, Kek, QualityIssue, Vault};
 use facecheck_attest::{
-    verify_attestation, verify_registration, CounterState, Expectations, RegistrationExpectations, Registry,
-    VerifiedAttestation, VerifyError,
+    verify_attestation, verify_erasure_receipt, verify_registration, CounterState, ErasureExpectations, Expectations,
+    RegistrationExpectations, Registry, VerifiedAttestation, VerifiedErasure, VerifyError,
+    DEFAULT_ERASURE_MAX_AGE_SECS,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -94,13 +95,19 @@ fn registry_of(statement: &str) -> Registry {
 
 /// Verifies a registration statement at `now` and adds its device to `registry`.
 fn register(registry: &mut Registry, statement: &str, now: u64) {
-    let expected = RegistrationExpectations { fleet: FLEET, driver: Some(DRIVER), now_unix: now, skew_secs: SKEW };
+    let expected = RegistrationExpectations {
+        fleet: FLEET,
+        driver: Some(DRIVER),
+        now_unix: now,
+        skew_secs: SKEW,
+        max_age_secs: SKEW,
+    };
     let registration = verify_registration(statement, &expected).expect("the registration statement verifies");
     registry.register(&registration).expect("registers");
 }
 
 fn expect<'a>(nonce: &'a str, now: u64) -> Expectations<'a> {
-    Expectations { fleet: FLEET, nonce, now_unix: now, skew_secs: SKEW }
+    Expectations { fleet: FLEET, nonce, driver: Some(DRIVER), block: None, now_unix: now, skew_secs: SKEW }
 }
 
 fn check_in(vault: &mut Vault, nonce: &str, frames: &[&str], now: u64) -> CheckIn {
@@ -110,6 +117,23 @@ fn check_in(vault: &mut Vault, nonce: &str, frames: &[&str], now: u64) -> CheckI
 
 fn verify(state: &mut CounterState, registry: &Registry, token: &str, nonce: &str, now: u64) -> VerifiedAttestation {
     state.verify_and_record(token, registry, &expect(nonce, now)).expect("the fleet verifier accepts the token")
+}
+
+/// Verifies an erasure receipt as the fleet does (by key, counter and age; never as a check-in) and records it.
+fn verify_receipt(state: &mut CounterState, registry: &Registry, receipt: &str, now: u64) -> VerifiedErasure {
+    assert!(matches!(
+        verify_attestation(receipt, registry, &expect(ERASURE_NONCE, now), None),
+        Err(VerifyError::NotACheckIn { .. })
+    ));
+    let expected = ErasureExpectations {
+        fleet: FLEET,
+        now_unix: now,
+        max_age_secs: DEFAULT_ERASURE_MAX_AGE_SECS,
+        skew_secs: SKEW,
+    };
+    let verified = verify_erasure_receipt(receipt, registry, &expected, None).expect("the fleet accepts the receipt");
+    state.record_erasure(&verified).expect("the receipt's counter is above every check-in's");
+    verified
 }
 
 #[test]
@@ -201,9 +225,8 @@ fn checkin_enroll_match_no_match_replay_lockout_erase() {
 
     // Erase: a signed receipt, then no more check-ins.
     let receipt = checkin::erase(&mut vault, None, after + 10).expect("erases");
-    let verified = verify(&mut state, &registry, &receipt, ERASURE_NONCE, after + 10);
-    assert_eq!(verified.outcome(), Outcome::Erased);
-    assert!(verified.is_erasure_receipt());
+    let verified = verify_receipt(&mut state, &registry, &receipt, after + 10);
+    assert_eq!(verified.claims().outcome, Outcome::Erased);
     assert_eq!(verified.counter(), vault.counter());
     let challenge = Challenge { nonce: "nonce-4", block: "b" };
     let frames = fixtures(&["obama1.jpg"]);
@@ -241,7 +264,7 @@ fn checkin_enrolling_again_after_erasure_makes_a_new_device_key_the_fleet_must_r
     assert!(checkin::status(&vault, T0 + 10).expect("status").enrolled);
 
     let receipt = checkin::erase(&mut vault, None, T0 + 20).expect("erases");
-    assert!(verify(&mut state, &registry, &receipt, ERASURE_NONCE, T0 + 20).is_erasure_receipt());
+    assert_eq!(verify_receipt(&mut state, &registry, &receipt, T0 + 20).claims().outcome, Outcome::Erased);
     drop(vault);
 
     // A refused enrollment leaves the erased vault as it was (and the caller keeps its key).

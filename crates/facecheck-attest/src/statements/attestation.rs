@@ -4,10 +4,10 @@ use std::fmt;
 
 use ring::digest::{digest, SHA256};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::jws::Malformed;
-use crate::key_id::KeyId;
+use crate::wire::jws::Malformed;
+use crate::wire::key_id::KeyId;
 
 /// Every claim of an attestation payload, in the order [`DeviceKey::sign`] writes them.
 /// All are required and no other claim is accepted.
@@ -183,51 +183,15 @@ impl Claims {
     }
 }
 
-/// The payload as signed: `iss` first, then the claims in field order.
-#[derive(Serialize)]
-struct WirePayload<'a> {
-    iss: &'a KeyId,
-    #[serde(flatten)]
-    claims: &'a Claims,
-}
-
 /// Serializes the payload of an attestation signed by `issuer`.
 pub(crate) fn to_payload(issuer: &KeyId, claims: &Claims) -> Vec<u8> {
-    serde_json::to_vec(&WirePayload { iss: issuer, claims })
-        .expect("claims hold only strings, integers and booleans, which always serialize")
+    super::to_payload_with_issuer(issuer, claims)
 }
 
 /// Parses an attestation payload strictly: a JSON object with unique names, exactly the
 /// [`ATTESTATION_CLAIMS`], each of the right type. Returns the `iss` text and the claims.
 pub(crate) fn parse_payload(payload: &[u8]) -> Result<(String, Claims), Malformed> {
-    let mut map = crate::jws::parse_segment_json(payload, crate::jws::Part::Payload)?;
-    check_claim_set(&map, &ATTESTATION_CLAIMS, claim_is_valid)?;
-    let iss = match map.remove("iss") {
-        Some(Value::String(iss)) => iss,
-        _ => return Err(Malformed::InvalidClaim("iss")),
-    };
-    let claims =
-        serde_json::from_value::<Claims>(Value::Object(map)).map_err(|_| Malformed::Json(crate::jws::Part::Payload))?;
-    Ok((iss, claims))
-}
-
-/// Checks that `map` has exactly the claims in `names` and that `valid` accepts each value.
-pub(crate) fn check_claim_set(
-    map: &Map<String, Value>,
-    names: &[&'static str],
-    valid: fn(&str, &Value) -> bool,
-) -> Result<(), Malformed> {
-    if map.keys().any(|k| !names.contains(&k.as_str())) {
-        return Err(Malformed::UnexpectedClaim);
-    }
-    for &name in names {
-        match map.get(name) {
-            None => return Err(Malformed::MissingClaim(name)),
-            Some(value) if !valid(name, value) => return Err(Malformed::InvalidClaim(name)),
-            Some(_) => {}
-        }
-    }
-    Ok(())
+    super::parse_with_issuer(payload, &ATTESTATION_CLAIMS, &[], claim_is_valid)
 }
 
 /// Whether `value` has the type and form the attestation claim `name` requires.

@@ -1,17 +1,16 @@
-//! Verification of check-in attestations and erasure receipts.
+//! Verification of check-in attestations.
 
-use serde_json::Value;
-
-use crate::claims::{self, Claims, Outcome};
-use crate::jws::{self, HeaderError, Malformed, ATTESTATION_TYPE};
-use crate::key_id::KeyId;
-use crate::registry::Registry;
+use super::keys::DeviceKeys;
+use super::{check_age, known_device};
+use crate::statements::attestation::{self, Claims, Outcome};
+use crate::wire::jws::{self, HeaderError, Malformed, ATTESTATION_TYPE};
+use crate::wire::key_id::KeyId;
 
 /// A reasonable freshness window: five minutes either side of the verifier's clock.
 pub const DEFAULT_SKEW_SECS: u64 = 300;
 
 /// The header parameters an attestation must have, and the only ones it may have.
-const HEADER_PARAMETERS: [&str; 3] = ["alg", "typ", "kid"];
+pub(crate) const HEADER_PARAMETERS: [&str; 3] = ["alg", "typ", "kid"];
 
 /// What the verifier expects of one attestation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +20,11 @@ pub struct Expectations<'a> {
     /// The challenge the server issued for this check-in; `nonce` must equal it exactly.
     /// An empty expected nonce matches nothing.
     pub nonce: &'a str,
+    /// The driver the challenge was issued to, if the verifier bound it to one; `sub` must then equal it (it must
+    /// equal the key's registered driver in any case).
+    pub driver: Option<&'a str>,
+    /// The block the challenge was issued for, if the verifier bound it to one; `blk` must then equal it.
+    pub block: Option<&'a str>,
     /// The verifier's current time in unix seconds.
     pub now_unix: u64,
     /// How far `iat` may be from `now_unix`, in seconds, in either direction: the token is
@@ -84,15 +88,10 @@ impl VerifiedAttestation {
     pub fn issued_at(&self) -> u64 {
         self.claims.issued_at
     }
-
-    /// Whether this is an erasure receipt (`res` is `erased`) rather than a check-in.
-    pub fn is_erasure_receipt(&self) -> bool {
-        self.claims.is_erasure_receipt()
-    }
 }
 
-/// Why an attestation was rejected: one variant per check. Messages carry at most the key id,
-/// never claims or other token content.
+/// Why a device statement (attestation, erasure receipt, review request) or the fleet's evidence was rejected: one
+/// variant per check. Messages carry at most the key id, never claims or other token content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     /// The token could not be decoded: segments, base64url, JSON, header parameters, missing or
@@ -103,9 +102,22 @@ pub enum VerifyError {
     /// Checked before the header is otherwise read and before any key is looked up.
     #[error("unsupported signature algorithm: only EdDSA is accepted")]
     UnsupportedAlgorithm,
-    /// The header `typ` is not `fc-attestation+jwt`: for instance a registration statement.
-    #[error("not a check-in attestation (wrong token type)")]
+    /// The header `typ` is not the one this verifier takes: for instance a registration statement given to the
+    /// check-in verifier.
+    #[error("wrong token type for this verifier")]
     WrongTokenType,
+    /// An erasure receipt (`res: "erased"`) was given to the check-in verifier: it is no check-in.
+    #[error("an erasure receipt is not a check-in (device key {kid})")]
+    NotACheckIn {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// A check-in was given to the erasure verifier.
+    #[error("not an erasure receipt (device key {kid})")]
+    NotAnErasureReceipt {
+        /// The header `kid`.
+        kid: KeyId,
+    },
     /// No device with this key id is registered.
     #[error("unknown device key {kid}")]
     UnknownKey {
@@ -115,6 +127,12 @@ pub enum VerifyError {
     /// The device's key has been revoked.
     #[error("device key {kid} is revoked")]
     RevokedKey {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// The device's enrollment was erased: its key verifies nothing any more.
+    #[error("device key {kid} is erased")]
+    ErasedKey {
         /// The header `kid`.
         kid: KeyId,
     },
@@ -145,6 +163,12 @@ pub enum VerifyError {
     /// The device is registered with a different fleet than the expected one.
     #[error("device key {kid} is registered with another fleet")]
     DeviceNotInFleet {
+        /// The header `kid`.
+        kid: KeyId,
+    },
+    /// The `blk` claim is not the block the challenge was issued for.
+    #[error("block does not match the challenge (device key {kid})")]
+    BlockMismatch {
         /// The header `kid`.
         kid: KeyId,
     },
@@ -182,7 +206,11 @@ impl VerifyError {
         match self {
             VerifyError::Malformed(_) | VerifyError::UnsupportedAlgorithm | VerifyError::WrongTokenType => None,
             VerifyError::UnknownKey { kid }
+            | VerifyError::NotACheckIn { kid }
+            | VerifyError::NotAnErasureReceipt { kid }
             | VerifyError::RevokedKey { kid }
+            | VerifyError::ErasedKey { kid }
+            | VerifyError::BlockMismatch { kid }
             | VerifyError::BadSignature { kid }
             | VerifyError::IssuerMismatch { kid }
             | VerifyError::DriverMismatch { kid }
@@ -206,86 +234,73 @@ impl From<HeaderError> for VerifyError {
     }
 }
 
-/// Verifies a check-in attestation or erasure receipt.
+/// Verifies a check-in attestation. Erasure receipts share the format but not this verifier: see
+/// [`verify_erasure_receipt`](crate::verify_erasure_receipt).
 ///
-/// `token` is the compact JWS (as `&str`, `String` or bytes). `last_counter` is the highest
-/// counter already accepted from this device (`None` if none was); the token's `ctr` must be
-/// greater. This function does not remember anything: use
-/// [`CounterState::verify_and_record`](crate::CounterState::verify_and_record) to keep the
-/// counters, or record [`VerifiedAttestation::counter`] yourself.
+/// `token` is the compact JWS (as `&str`, `String` or bytes). `keys` is the fleet's knowledge of device keys (a
+/// [`Registry`](crate::Registry), or the fleet service's database). `last_counter` is the highest counter already
+/// accepted from this device (`None` if none was); the token's `ctr` must be greater. This function does not
+/// remember anything: use [`CounterState::verify_and_record`](crate::CounterState::verify_and_record) to keep the
+/// counters, or record [`VerifiedAttestation::counter`] yourself, in the same transaction that consumes the nonce.
 ///
 /// Checks run in this order, and the first failure is returned: token size and segments;
 /// header base64 and JSON; `alg`; `typ`; header parameters (exactly `alg`, `typ`, `kid`);
-/// `kid` form; payload and signature encoding; key lookup; revocation; signature; claims
-/// (exactly the 13 claims, each well typed); `iss`; `sub`; `aud`; the device's fleet; `nonce`;
-/// `iat`; `ctr`.
+/// `kid` form; payload and signature encoding; key lookup; revocation and erasure; signature (a weak key verifies
+/// nothing); claims (exactly the 13 claims, each well typed); not an erasure receipt; `iss`; `sub` (the key's driver,
+/// and the expected driver if any); `aud`; the device's fleet; `blk` if a block is expected; `nonce`; `iat`; `ctr`.
 pub fn verify_attestation(
     token: impl AsRef<[u8]>,
-    registry: &Registry,
+    keys: &(impl DeviceKeys + ?Sized),
     expected: &Expectations<'_>,
     last_counter: Option<u64>,
 ) -> Result<VerifiedAttestation, VerifyError> {
-    let unverified = jws::parse(token.as_ref(), ATTESTATION_TYPE, &HEADER_PARAMETERS)?;
-    let kid = header_key_id(&unverified.header)?;
-
-    let device = registry.lookup(&kid).ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
-    if device.is_revoked() {
-        return Err(VerifyError::RevokedKey { kid });
+    let (kid, claims) = verify_signed_claims(token.as_ref(), keys, false, expected.fleet)?;
+    if claims.is_erasure_receipt() {
+        return Err(VerifyError::NotACheckIn { kid });
     }
-    if !unverified.signature_is_valid(device.public_key()) {
-        return Err(VerifyError::BadSignature { kid });
-    }
-
-    let (iss, claims) = claims::parse_payload(&unverified.payload)?;
-    if iss != kid.as_str() {
-        return Err(VerifyError::IssuerMismatch { kid });
-    }
-    if claims.driver != device.driver() {
+    if expected.driver.is_some_and(|driver| driver != claims.driver) {
         return Err(VerifyError::DriverMismatch { kid });
     }
-    if claims.fleet != expected.fleet {
-        return Err(VerifyError::AudienceMismatch { kid });
-    }
-    if device.fleet() != expected.fleet {
-        return Err(VerifyError::DeviceNotInFleet { kid });
+    if expected.block.is_some_and(|block| block != claims.block) {
+        return Err(VerifyError::BlockMismatch { kid });
     }
     if expected.nonce.is_empty() || claims.nonce != expected.nonce {
         return Err(VerifyError::NonceMismatch { kid });
     }
-    match check_freshness(claims.issued_at, expected.now_unix, expected.skew_secs) {
-        Freshness::Fresh => {}
-        Freshness::Stale => return Err(VerifyError::Stale { kid }),
-        Freshness::Future => return Err(VerifyError::IssuedInFuture { kid }),
-    }
+    check_age(claims.issued_at, expected.now_unix, expected.skew_secs, expected.skew_secs, &kid)?;
     if last_counter.is_some_and(|last| claims.counter <= last) {
         return Err(VerifyError::CounterNotIncreasing { kid });
     }
     Ok(VerifiedAttestation { key_id: kid, claims })
 }
 
-/// Reads and checks the form of the header `kid`.
-pub(crate) fn header_key_id(header: &serde_json::Map<String, Value>) -> Result<KeyId, Malformed> {
-    header
-        .get("kid")
-        .and_then(Value::as_str)
-        .and_then(|kid| KeyId::parse(kid).ok())
-        .ok_or(Malformed::InvalidHeaderParameter("kid"))
-}
-
-/// Where `iat` lies relative to the window around `now`.
-pub(crate) enum Freshness {
-    Fresh,
-    Stale,
-    Future,
-}
-
-/// Classifies `iat` against `[now - skew, now + skew]`, saturating at the ends of `u64`.
-pub(crate) fn check_freshness(iat: u64, now: u64, skew: u64) -> Freshness {
-    if iat < now.saturating_sub(skew) {
-        Freshness::Stale
-    } else if iat > now.saturating_add(skew) {
-        Freshness::Future
-    } else {
-        Freshness::Fresh
+/// The checks every attestation-format token passes, check-in or receipt: structure, header, key (revoked keys only
+/// with `allow_revoked`), signature, claims, `iss`, `sub` against the key's driver, `aud` and the device's fleet
+/// against `fleet`.
+pub(crate) fn verify_signed_claims(
+    token: &[u8],
+    keys: &(impl DeviceKeys + ?Sized),
+    allow_revoked: bool,
+    fleet: &str,
+) -> Result<(KeyId, Claims), VerifyError> {
+    let unverified = jws::parse(token, ATTESTATION_TYPE, &HEADER_PARAMETERS)?;
+    let kid = unverified.key_id()?;
+    let device = known_device(keys, &kid, allow_revoked)?;
+    if !unverified.signature_is_valid(&device.public_key) {
+        return Err(VerifyError::BadSignature { kid });
     }
+    let (iss, claims) = attestation::parse_payload(&unverified.payload)?;
+    if iss != kid.as_str() {
+        return Err(VerifyError::IssuerMismatch { kid });
+    }
+    if claims.driver != device.driver {
+        return Err(VerifyError::DriverMismatch { kid });
+    }
+    if claims.fleet != fleet {
+        return Err(VerifyError::AudienceMismatch { kid });
+    }
+    if device.fleet != fleet {
+        return Err(VerifyError::DeviceNotInFleet { kid });
+    }
+    Ok((kid, claims))
 }

@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::json;
-use crate::key_id::KeyId;
-use crate::registry::Registry;
-use crate::verify::{verify_attestation, Expectations, VerifiedAttestation, VerifyError};
+use super::attestation::{verify_attestation, Expectations, VerifiedAttestation, VerifyError};
+use super::erasure::VerifiedErasure;
+use super::keys::DeviceKeys;
+use crate::wire::json;
+use crate::wire::key_id::KeyId;
 
 /// The counter state could not be loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -77,13 +78,13 @@ impl CounterState {
     pub fn verify_and_record(
         &mut self,
         token: impl AsRef<[u8]>,
-        registry: &Registry,
+        keys: &(impl DeviceKeys + ?Sized),
         expected: &Expectations<'_>,
     ) -> Result<VerifiedAttestation, VerifyError> {
         // The counter is the last check `verify_attestation` makes, so verifying without it
         // and then recording gives the same answer as verifying against the recorded counter,
         // without parsing the token twice to learn its key id.
-        let verified = verify_attestation(token, registry, expected, None)?;
+        let verified = verify_attestation(token, keys, expected, None)?;
         self.record(&verified)?;
         Ok(verified)
     }
@@ -92,11 +93,20 @@ impl CounterState {
     /// [`VerifyError::CounterNotIncreasing`] (and changes nothing) if the counter is not greater
     /// than the one already recorded, e.g. when two verifications of the same token raced.
     pub fn record(&mut self, verified: &VerifiedAttestation) -> Result<(), VerifyError> {
-        let counter = verified.counter();
-        match self.last.get(verified.key_id()) {
-            Some(&last) if counter <= last => Err(VerifyError::CounterNotIncreasing { kid: verified.key_id().clone() }),
+        self.record_counter(verified.key_id(), verified.counter())
+    }
+
+    /// Records the counter of an erasure receipt verified elsewhere, as [`record`](Self::record) does for a check-in
+    /// (both share the device's one counter).
+    pub fn record_erasure(&mut self, verified: &VerifiedErasure) -> Result<(), VerifyError> {
+        self.record_counter(verified.key_id(), verified.counter())
+    }
+
+    fn record_counter(&mut self, kid: &KeyId, counter: u64) -> Result<(), VerifyError> {
+        match self.last.get(kid) {
+            Some(&last) if counter <= last => Err(VerifyError::CounterNotIncreasing { kid: kid.clone() }),
             _ => {
-                self.last.insert(verified.key_id().clone(), counter);
+                self.last.insert(kid.clone(), counter);
                 Ok(())
             }
         }

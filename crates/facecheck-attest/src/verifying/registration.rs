@@ -1,51 +1,12 @@
-//! Device registration statements: proof that a device holds the key it asks to register.
+//! Verification of device registration statements (their format: [`statements::registration`]).
 //!
-//! A registration statement is a compact JWS signed by the device key, whose protected header
-//! carries the public key itself:
-//!
-//! ```text
-//! header  {"alg":"EdDSA","typ":"fc-registration+jwt","kid":<key id>,
-//!          "jwk":{"kty":"OKP","crv":"Ed25519","x":<base64url public key>}}
-//! payload {"pur":"facecheck-device-registration","sub":<driver>,"aud":<fleet>,
-//!          "mdl":<manifest digest>,"iat":<unix seconds>}
-//! ```
-//!
-//! It cannot be mistaken for an attestation, nor an attestation for it: the `typ` headers
-//! differ, the header parameter sets differ (`jwk` is required here and refused there), the
-//! claim sets are disjoint in `pur` and `nonce`/`ctr`/..., and both parsers refuse unknown
-//! parameters and claims.
+//! [`statements::registration`]: crate::statements::registration
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use crate::b64;
-use crate::claims::{check_claim_set, ManifestDigest};
-use crate::device_key::DeviceKey;
-use crate::jws::{self, HeaderError, Malformed, Part, ALGORITHM, REGISTRATION_TYPE};
-use crate::key_id::KeyId;
-use crate::verify::{check_freshness, header_key_id, Freshness};
-
-/// The `pur` claim every registration statement carries.
-pub const REGISTRATION_PURPOSE: &str = "facecheck-device-registration";
-
-/// Every claim of a registration payload. All are required and no other is accepted.
-pub const REGISTRATION_CLAIMS: [&str; 5] = ["pur", "sub", "aud", "mdl", "iat"];
-
-/// The header parameters a registration statement must have, and the only ones it may have.
-const HEADER_PARAMETERS: [&str; 4] = ["alg", "typ", "kid", "jwk"];
-
-/// What a device asserts when it registers its key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistrationClaims {
-    /// `sub`: the fleet's opaque id of the driver registering this device.
-    pub driver: String,
-    /// `aud`: the fleet the device registers with.
-    pub fleet: String,
-    /// `mdl`: digest of the model manifest installed on the device.
-    pub model_manifest: ManifestDigest,
-    /// `iat`: when the device signed, in unix seconds.
-    pub issued_at: u64,
-}
+use crate::statements::registration::{self as statement, RegistrationClaims, HEADER_PARAMETERS, REGISTRATION_PURPOSE};
+use crate::wire::freshness::{check_window, Freshness};
+use crate::wire::jws::{self, HeaderError, Malformed, REGISTRATION_TYPE};
+use crate::wire::key_id::KeyId;
+use crate::wire::public_key::{check_public_key, WeakKey};
 
 /// What the fleet expects of a registration statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +18,11 @@ pub struct RegistrationExpectations<'a> {
     pub driver: Option<&'a str>,
     /// The verifier's current time in unix seconds.
     pub now_unix: u64,
-    /// How far `iat` may be from `now_unix`, in seconds, in either direction.
+    /// How far `iat` may be in the future of `now_unix`, in seconds.
     pub skew_secs: u64,
+    /// How old `iat` may be, in seconds: the skew for a statement sent as it is signed, the validity of the
+    /// enrollment code for one signed offline and delivered later.
+    pub max_age_secs: u64,
 }
 
 /// A registration statement whose proof of possession and claims were checked. Only
@@ -112,6 +76,9 @@ pub enum RegistrationError {
     /// The `jwk` header is not an Ed25519 OKP key with exactly `kty`, `crv` and `x`.
     #[error("registration header `jwk` is not an Ed25519 public key")]
     InvalidJwk,
+    /// The `jwk` public key is small-order or not canonically encoded: it would prove nothing.
+    #[error("registration public key refused: {0}")]
+    WeakKey(WeakKey),
     /// The header `kid` is not the SHA-256 of the `jwk` public key.
     #[error("registration key id {kid} does not match its public key")]
     KeyIdMismatch {
@@ -163,7 +130,8 @@ impl RegistrationError {
             RegistrationError::Malformed(_)
             | RegistrationError::UnsupportedAlgorithm
             | RegistrationError::WrongTokenType
-            | RegistrationError::InvalidJwk => None,
+            | RegistrationError::InvalidJwk
+            | RegistrationError::WeakKey(_) => None,
             RegistrationError::KeyIdMismatch { kid }
             | RegistrationError::BadSignature { kid }
             | RegistrationError::WrongPurpose { kid }
@@ -185,65 +153,23 @@ impl From<HeaderError> for RegistrationError {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Jwk {
-    kty: String,
-    crv: String,
-    x: String,
-}
-
-#[derive(Serialize)]
-struct RegistrationHeader<'a> {
-    alg: &'static str,
-    typ: &'static str,
-    kid: &'a KeyId,
-    jwk: Jwk,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegistrationPayload {
-    pur: String,
-    sub: String,
-    aud: String,
-    mdl: ManifestDigest,
-    iat: u64,
-}
-
-/// The header and payload JSON of `key`'s registration statement.
-pub(crate) fn to_header_and_payload(key: &DeviceKey, claims: &RegistrationClaims) -> (Vec<u8>, Vec<u8>) {
-    let header = RegistrationHeader {
-        alg: ALGORITHM,
-        typ: REGISTRATION_TYPE,
-        kid: key.key_id(),
-        jwk: Jwk { kty: "OKP".to_owned(), crv: "Ed25519".to_owned(), x: b64::encode(&key.public_key()) },
-    };
-    let payload = RegistrationPayload {
-        pur: REGISTRATION_PURPOSE.to_owned(),
-        sub: claims.driver.clone(),
-        aud: claims.fleet.clone(),
-        mdl: claims.model_manifest.clone(),
-        iat: claims.issued_at,
-    };
-    let header = serde_json::to_vec(&header).expect("a header of strings always serializes");
-    let payload = serde_json::to_vec(&payload).expect("claims of strings and integers always serialize");
-    (header, payload)
-}
-
 /// Verifies a device registration statement.
 ///
 /// Checks, in order: token structure; `alg`; `typ`; header parameters (exactly `alg`, `typ`,
-/// `kid`, `jwk`); `kid` form; the JWK; `kid` = SHA-256 of the JWK public key; the signature
-/// under that key (proof of possession); claims (exactly `pur`, `sub`, `aud`, `mdl`, `iat`, each
-/// well typed); `pur`; `aud`; `sub` if a driver is expected; `iat`.
+/// `kid`, `jwk`); `kid` form; the JWK; the key is not small-order or non-canonical; `kid` = SHA-256 of the JWK
+/// public key; the signature under that key (proof of possession); claims (exactly `pur`, `sub`, `aud`, `mdl`,
+/// `iat`, and possibly `enc` and `cns`, each well typed); `pur`; `aud`; `sub` if a driver is expected; `iat` within
+/// `[now - max_age, now + skew]`. Whether an enrollment code or a consent record is present, and whether the code
+/// is one the fleet issued, is for the caller (the fleet service requires both).
 pub fn verify_registration(
     token: impl AsRef<[u8]>,
     expected: &RegistrationExpectations<'_>,
 ) -> Result<VerifiedRegistration, RegistrationError> {
     let unverified = jws::parse(token.as_ref(), REGISTRATION_TYPE, &HEADER_PARAMETERS)?;
-    let kid = header_key_id(&unverified.header)?;
-    let public_key = unverified.header.get("jwk").and_then(jwk_public_key).ok_or(RegistrationError::InvalidJwk)?;
+    let kid = unverified.key_id()?;
+    let public_key =
+        unverified.header.get("jwk").and_then(statement::jwk_public_key).ok_or(RegistrationError::InvalidJwk)?;
+    check_public_key(&public_key).map_err(RegistrationError::WeakKey)?;
     if !kid.matches(&public_key) {
         return Err(RegistrationError::KeyIdMismatch { kid });
     }
@@ -251,7 +177,7 @@ pub fn verify_registration(
         return Err(RegistrationError::BadSignature { kid });
     }
 
-    let payload = parse_payload(&unverified.payload)?;
+    let payload = statement::parse_payload(&unverified.payload)?;
     if payload.pur != REGISTRATION_PURPOSE {
         return Err(RegistrationError::WrongPurpose { kid });
     }
@@ -261,43 +187,10 @@ pub fn verify_registration(
     if expected.driver.is_some_and(|driver| driver != payload.sub) {
         return Err(RegistrationError::DriverMismatch { kid });
     }
-    match check_freshness(payload.iat, expected.now_unix, expected.skew_secs) {
+    match check_window(payload.iat, expected.now_unix, expected.max_age_secs, expected.skew_secs) {
         Freshness::Fresh => {}
         Freshness::Stale => return Err(RegistrationError::Stale { kid }),
         Freshness::Future => return Err(RegistrationError::IssuedInFuture { kid }),
     }
-    Ok(VerifiedRegistration {
-        key_id: kid,
-        public_key,
-        claims: RegistrationClaims {
-            driver: payload.sub,
-            fleet: payload.aud,
-            model_manifest: payload.mdl,
-            issued_at: payload.iat,
-        },
-    })
-}
-
-/// The raw public key of an Ed25519 OKP JWK with exactly `kty`, `crv` and `x`.
-fn jwk_public_key(jwk: &Value) -> Option<[u8; 32]> {
-    let jwk: Jwk = serde_json::from_value(jwk.clone()).ok()?;
-    if jwk.kty != "OKP" || jwk.crv != "Ed25519" {
-        return None;
-    }
-    b64::decode_array::<32>(jwk.x.as_bytes())
-}
-
-fn parse_payload(payload: &[u8]) -> Result<RegistrationPayload, Malformed> {
-    let map = jws::parse_segment_json(payload, Part::Payload)?;
-    check_claim_set(&map, &REGISTRATION_CLAIMS, claim_is_valid)?;
-    serde_json::from_value(Value::Object(map)).map_err(|_| Malformed::Json(Part::Payload))
-}
-
-fn claim_is_valid(name: &str, value: &Value) -> bool {
-    match name {
-        "pur" | "sub" | "aud" => value.is_string(),
-        "iat" => value.is_u64(),
-        "mdl" => value.as_str().is_some_and(|s| ManifestDigest::from_hex(s).is_ok()),
-        _ => false,
-    }
+    Ok(VerifiedRegistration { key_id: kid, public_key, claims: payload.into_claims() })
 }

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::b64;
-use crate::json;
-use crate::key_id::KeyId;
-use crate::registration::VerifiedRegistration;
+use super::keys::{DeviceKeys, DeviceStatus, KnownDevice};
+use super::registration::VerifiedRegistration;
+use crate::wire::b64;
+use crate::wire::json;
+use crate::wire::key_id::KeyId;
+use crate::wire::public_key::{check_public_key, WeakKey};
 
 /// One registered device: its public key, the driver and fleet it belongs to, and whether its
 /// key has been revoked.
@@ -72,6 +74,14 @@ pub enum RegistryError {
     InvalidPublicKey {
         /// The entry.
         kid: KeyId,
+    },
+    /// A public key is small-order or not canonically encoded (in a file entry, or given to [`Registry::add`]).
+    #[error("device key {kid} refused: {reason}")]
+    WeakPublicKey {
+        /// The key.
+        kid: KeyId,
+        /// What is wrong with it.
+        reason: WeakKey,
     },
     /// An entry's key id is not the SHA-256 of its public key.
     #[error("registry entry {kid}: key id does not match its public key")]
@@ -138,6 +148,8 @@ impl Registry {
             if !kid.matches(&public_key) {
                 return Err(RegistryError::KeyIdMismatch { kid });
             }
+            check_public_key(&public_key)
+                .map_err(|reason| RegistryError::WeakPublicKey { kid: kid.clone(), reason })?;
             let device =
                 RegisteredDevice { public_key, driver: entry.driver, fleet: entry.fleet, revoked: entry.revoked };
             devices.insert(kid, device);
@@ -170,7 +182,8 @@ impl Registry {
 
     /// Adds a device key for `driver` in `fleet`, returning its key id.
     ///
-    /// Fails with [`RegistryError::AlreadyRegistered`] if the key is present, revoked or not.
+    /// Fails with [`RegistryError::AlreadyRegistered`] if the key is present, revoked or not, and with
+    /// [`RegistryError::WeakPublicKey`] for a small-order or non-canonical key.
     pub fn add(
         &mut self,
         public_key: [u8; 32],
@@ -178,6 +191,7 @@ impl Registry {
         fleet: impl Into<String>,
     ) -> Result<KeyId, RegistryError> {
         let kid = KeyId::of_public_key(&public_key);
+        check_public_key(&public_key).map_err(|reason| RegistryError::WeakPublicKey { kid: kid.clone(), reason })?;
         if self.devices.contains_key(&kid) {
             return Err(RegistryError::AlreadyRegistered { kid });
         }
@@ -217,6 +231,17 @@ impl Registry {
     /// Whether no device is registered.
     pub fn is_empty(&self) -> bool {
         self.devices.is_empty()
+    }
+}
+
+impl DeviceKeys for Registry {
+    fn device(&self, kid: &KeyId) -> Option<KnownDevice> {
+        self.lookup(kid).map(|d| KnownDevice {
+            public_key: d.public_key,
+            driver: d.driver.clone(),
+            fleet: d.fleet.clone(),
+            status: if d.revoked { DeviceStatus::Revoked } else { DeviceStatus::Active },
+        })
     }
 }
 

@@ -10,8 +10,10 @@ use std::fmt;
 use ring::signature::{Ed25519KeyPair, UnparsedPublicKey, ED25519};
 use serde_json::{Map, Value};
 
-use crate::b64;
-use crate::json;
+use super::b64;
+use super::json;
+use super::key_id::KeyId;
+use super::public_key::check_public_key;
 
 /// The only accepted `alg` header value.
 pub const ALGORITHM: &str = "EdDSA";
@@ -21,6 +23,12 @@ pub const ATTESTATION_TYPE: &str = "fc-attestation+jwt";
 
 /// The `typ` header of a device registration statement.
 pub const REGISTRATION_TYPE: &str = "fc-registration+jwt";
+
+/// The `typ` header of a driver's request for a person to review a decision, signed by the device key.
+pub const REVIEW_TYPE: &str = "fc-review+jwt";
+
+/// The `typ` header of the fleet's signed answer to a statement (evidence the driver keeps), signed by the fleet key.
+pub const EVIDENCE_TYPE: &str = "fc-evidence+jwt";
 
 /// Tokens longer than this many bytes are rejected before any decoding.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -111,10 +119,44 @@ pub(crate) struct Unverified<'a> {
 }
 
 impl Unverified<'_> {
-    /// Checks the Ed25519 signature with a raw 32-byte public key.
+    /// Checks the Ed25519 signature with a raw 32-byte public key. A small-order or non-canonical key
+    /// ([`check_public_key`]) verifies nothing, whichever path it came by.
     pub fn signature_is_valid(&self, public_key: &[u8; 32]) -> bool {
-        UnparsedPublicKey::new(&ED25519, public_key).verify(self.signing_input, &self.signature).is_ok()
+        check_public_key(public_key).is_ok()
+            && UnparsedPublicKey::new(&ED25519, public_key).verify(self.signing_input, &self.signature).is_ok()
     }
+
+    /// The header `kid`, its form checked.
+    pub fn key_id(&self) -> Result<KeyId, Malformed> {
+        header_key_id(&self.header)
+    }
+}
+
+/// Reads the header `kid` of a compact token of any of this crate's types, without checking anything else: the
+/// signature, the type and the claims are not looked at. For a verifier that must fetch the one key a token names
+/// before it can verify it; the key id is public, and nothing about the token is trusted because of this.
+pub fn peek_key_id(token: impl AsRef<[u8]>) -> Result<KeyId, Malformed> {
+    let token = token.as_ref();
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(Malformed::TooLong);
+    }
+    let mut segments = token.split(|&b| b == b'.');
+    let (Some(header_b64), Some(_), Some(_), None) =
+        (segments.next(), segments.next(), segments.next(), segments.next())
+    else {
+        return Err(Malformed::Segments);
+    };
+    let header_bytes = b64::decode(header_b64).ok_or(Malformed::Base64(Part::Header))?;
+    header_key_id(&parse_segment_json(&header_bytes, Part::Header)?)
+}
+
+/// Reads and checks the form of the header `kid`.
+fn header_key_id(header: &Map<String, Value>) -> Result<KeyId, Malformed> {
+    header
+        .get("kid")
+        .and_then(Value::as_str)
+        .and_then(|kid| KeyId::parse(kid).ok())
+        .ok_or(Malformed::InvalidHeaderParameter("kid"))
 }
 
 /// Splits and decodes a compact token of type `typ` whose header must have exactly the

@@ -5,7 +5,7 @@ use std::fmt;
 use ring::digest::{digest, SHA256};
 use serde::{Deserialize, Serialize};
 
-use crate::b64;
+use super::b64;
 
 /// The identifier of a device key: unpadded base64url of the SHA-256 of the raw 32-byte
 /// Ed25519 public key, always 43 characters.

@@ -6,7 +6,8 @@
 //! nowhere else), the clock is a constant, so a corpus file verifies the same way every time.
 
 use facecheck_attest::{
-    verify_attestation, verify_registration, CounterState, Expectations, KeyId, RegistrationExpectations, Registry,
+    peek_key_id, verify_attestation, verify_erasure_receipt, verify_evidence, verify_registration, verify_review,
+    CounterState, ErasureExpectations, Expectations, KeyId, RegistrationExpectations, Registry, ReviewExpectations,
     VerifiedAttestation, VerifyError,
 };
 use ring::signature::{Ed25519KeyPair, KeyPair};
@@ -68,7 +69,7 @@ fn build_registry() -> Registry {
 
 /// What the harness expects of an attestation.
 pub fn expectations() -> Expectations<'static> {
-    Expectations { fleet: FLEET, nonce: NONCE, now_unix: NOW, skew_secs: SKEW }
+    Expectations { fleet: FLEET, nonce: NONCE, driver: None, block: None, now_unix: NOW, skew_secs: SKEW }
 }
 
 /// Runs `data` through every token parser in the crate, returns the attestation verdict.
@@ -98,9 +99,25 @@ pub fn verify_token(data: &[u8]) -> Result<VerifiedAttestation, VerifyError> {
 
     let registration = verify_registration(
         data,
-        &RegistrationExpectations { fleet: FLEET, driver: None, now_unix: NOW, skew_secs: SKEW },
+        &RegistrationExpectations { fleet: FLEET, driver: None, now_unix: NOW, skew_secs: SKEW, max_age_secs: SKEW },
     );
     assert!(!(verdict.is_ok() && registration.is_ok()), "a token cannot be both an attestation and a registration");
+    let erasure = verify_erasure_receipt(
+        data,
+        registry,
+        &ErasureExpectations { fleet: FLEET, now_unix: NOW, max_age_secs: SKEW, skew_secs: SKEW },
+        Some(LAST_COUNTER),
+    );
+    assert!(!(verdict.is_ok() && erasure.is_ok()), "a token cannot be both a check-in and an erasure receipt");
+    let review = verify_review(
+        data,
+        registry,
+        &ReviewExpectations { fleet: FLEET, now_unix: NOW, max_age_secs: SKEW, skew_secs: SKEW },
+    );
+    assert!(!(verdict.is_ok() && review.is_ok()), "a token cannot be both a check-in and a review request");
+    let evidence = verify_evidence(data, &public_key(&DEVICE_SEED), FLEET);
+    assert!(!(verdict.is_ok() && evidence.is_ok()), "a device's check-in cannot pass as the fleet's evidence");
+    let _ = peek_key_id(data);
     // Error messages never echo the token beyond its key id, whatever it holds.
     if let Err(e) = &verdict {
         let mut shown = e.to_string();

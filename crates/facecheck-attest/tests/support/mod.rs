@@ -126,7 +126,7 @@ pub fn claims() -> Claims {
 }
 
 pub fn expected() -> Expectations<'static> {
-    Expectations { fleet: FLEET, nonce: NONCE, now_unix: NOW, skew_secs: SKEW }
+    Expectations { fleet: FLEET, nonce: NONCE, driver: None, block: None, now_unix: NOW, skew_secs: SKEW }
 }
 
 /// A registry holding each device for `DRIVER` in `FLEET`.
