@@ -5,14 +5,12 @@
 #
 #   scripts/build-apk.sh [OUT.apk]          default: android/build/facecheck.apk
 #
-# First it checks that the native library compiles for Android (`cargo check --target aarch64-linux-android -p
-# facecheck-jni`): no NDK can be installed here, so the C and assembly that build scripts compile (ring, tract's
-# kernels) go through Debian's GNU aarch64 cross compiler, and nothing is linked.
-#
-# The APK carries the models (models/*.onnx and manifest.json) as assets. It carries lib/arm64-v8a/libfacecheck_jni.so
-# when $FACECHECK_ANDROID_LIB names a library built with an NDK (`cargo ndk -t arm64-v8a build --release -p
-# facecheck-jni`), or when one is found in the usual cargo-ndk output places; without it the APK is complete but
-# cannot open the engine. minSdk 23, targetSdk 35, compiled against android.jar 23 (API-23 calls only).
+# The native library, lib/arm64-v8a/libfacecheck_jni.so, is built here without the NDK by scripts/build-android-so.sh
+# (aarch64-linux-android, API 23, statically checked, stripped); $FACECHECK_ANDROID_LIB overrides it with a library
+# built elsewhere (with the NDK: `cargo ndk -t arm64-v8a -o android/app/build/jniLibs build --release -p
+# facecheck-jni`, which is also picked up from android/app/build/jniLibs). Without ../shared/android (the bionic
+# symbol maps) and without such a library the APK is complete, but cannot open the engine (the app then says "this
+# phone is not supported"). minSdk 23, targetSdk 35, compiled against android.jar 23 (API-23 calls only).
 #
 # Signing (then `apksigner verify`):
 # - by default with the repository's DEBUG key, android/signing/debug.p12 (public, like Android's well-known debug
@@ -36,15 +34,25 @@ target_dir=$CARGO_TARGET_DIR
 
 # Tools: javac/keytool come with the JDK, the rest with Debian packages; android.jar and dx from bullseye.
 command -v javac >/dev/null || ensure_debs openjdk-17-jdk-headless
-# gcc-aarch64-linux-gnu does not pull the aarch64 C headers (libc6-dev-arm64-cross) that ring's C needs.
-ensure_debs aapt zipalign apksigner kotlin gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+ensure_debs aapt zipalign apksigner kotlin llvm
 ensure_android_sdk
 kotlin_stdlib=/usr/share/java/kotlin-stdlib.jar
 
-# 0. The native library type-checks for Android.
-rustup target list --installed | grep -qx aarch64-linux-android || rustup target add aarch64-linux-android
-CC_aarch64_linux_android=aarch64-linux-gnu-gcc AR_aarch64_linux_android=aarch64-linux-gnu-ar \
-  cargo check --release --target aarch64-linux-android -p facecheck-jni
+# 0. The native library: built for aarch64-linux-android without the NDK (skipped when ../shared is absent).
+native_lib=""
+if [ -n "${FACECHECK_ANDROID_LIB:-}" ]; then
+  [ -f "$FACECHECK_ANDROID_LIB" ] || { echo "error: FACECHECK_ANDROID_LIB=$FACECHECK_ANDROID_LIB: no such file" >&2; exit 1; }
+  native_lib=$FACECHECK_ANDROID_LIB
+else
+  scripts/build-android-so.sh
+  for candidate in "$target_dir/android/arm64-v8a/libfacecheck_jni.so" \
+    "$repo/android/app/build/jniLibs/arm64-v8a/libfacecheck_jni.so"; do
+    if [ -f "$candidate" ]; then
+      native_lib=$candidate
+      break
+    fi
+  done
+fi
 
 rm -rf "$build"
 mkdir -p "$build"/{gen,classes,dex,stage/assets,stage/lib/arm64-v8a} "$(dirname "$out_apk")"
@@ -70,23 +78,15 @@ java -Xmx1g -cp "$DX_JAR" com.android.dx.command.Main --dex --min-sdk-version=23
 
 # 4. Assets (models stored uncompressed: the app reads them whole, without inflating) and the native library.
 cp models/*.onnx models/manifest.json "$build/stage/assets/"
-native_lib=""
-for candidate in "${FACECHECK_ANDROID_LIB:-}" \
-  "$target_dir/aarch64-linux-android/release/libfacecheck_jni.so" \
-  "$repo/android/app/build/jniLibs/arm64-v8a/libfacecheck_jni.so"; do
-  if [ -n "$candidate" ] && [ -f "$candidate" ]; then
-    native_lib=$candidate
-    break
-  fi
-done
 if [ -n "$native_lib" ]; then
   # ELF e_machine (offset 18, little-endian) must be 183, EM_AARCH64.
   [ "$(od -An -tu2 -j18 -N2 "$native_lib" | tr -d ' ')" = 183 ] || { echo "error: $native_lib is not arm64" >&2; exit 1; }
-  # The release profile keeps line tables for backtraces; they are not worth shipping.
-  aarch64-linux-gnu-strip --strip-debug -o "$build/stage/lib/arm64-v8a/libfacecheck_jni.so" "$native_lib"
+  # Stripped (build-android-so.sh's output already is; a library from elsewhere may carry symbols and line tables).
+  llvm-strip --strip-all -o "$build/stage/lib/arm64-v8a/libfacecheck_jni.so" "$native_lib"
   echo "native library: $native_lib"
 else
-  echo "note: no arm64-v8a native library (set FACECHECK_ANDROID_LIB to one built with cargo ndk); APK built without it"
+  echo "note: no arm64-v8a native library (../shared/android is absent, and FACECHECK_ANDROID_LIB is not set);" \
+    "APK built without it"
 fi
 
 # 5. Package, add classes.dex and the library at the archive root, align, sign, verify.
@@ -95,6 +95,10 @@ cp "$build/dex/classes.dex" "$build/stage/"
 (
   cd "$build/stage"
   aapt add "$build/unsigned.apk" classes.dex >/dev/null
+  # The library is stored compressed and the manifest leaves extractNativeLibs at its default (true): the installer
+  # unpacks it into the app's lib directory. (A stored library loaded from the APK would have to sit on a 16 KB
+  # boundary in the zip, which Debian's zipalign cannot do: its -p aligns to 4 KB. The ELF segments themselves are
+  # 16 KB aligned.)
   if [ -n "$native_lib" ]; then aapt add "$build/unsigned.apk" lib/arm64-v8a/libfacecheck_jni.so >/dev/null; fi
 )
 zipalign -f -p 4 "$build/unsigned.apk" "$build/aligned.apk"
@@ -116,3 +120,8 @@ rm -f "$out_apk.idsig"
 
 echo "built $out_apk ($(du -h "$out_apk" | cut -f1))"
 apksigner verify --verbose --min-sdk-version 23 "$out_apk"
+if [ -n "$native_lib" ]; then
+  aapt list -v "$out_apk" | grep -E ' lib/arm64-v8a/libfacecheck_jni\.so$' ||
+    { echo "error: lib/arm64-v8a/libfacecheck_jni.so is missing from $out_apk" >&2; exit 1; }
+fi
+aapt dump badging "$out_apk" | grep -E '^(package|sdkVersion|targetSdkVersion|native-code):'
