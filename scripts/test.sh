@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -r scripts/interop/requirements.txt
 cargo fmt --all -- --check
+# No module imports one that imports it back (ARCHITECTURE.md).
+python3 scripts/check-import-cycles.py crates/*/src
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace

@@ -5,8 +5,9 @@
 //! is the server's challenge when there was one, or `ERASURE_NONCE` of the core, and is not checked here. A key
 //! that was replaced (revoked) still erases what it enrolled; an erased key erases nothing twice.
 
-use super::attestation::{verify_signed_claims, VerifyError};
-use super::check_age;
+use super::attestation::verify_signed_claims;
+use super::checks::check_age;
+use super::error::VerifyError;
 use super::keys::DeviceKeys;
 use crate::statements::attestation::Claims;
 use crate::wire::key_id::KeyId;

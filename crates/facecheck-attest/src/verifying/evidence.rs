@@ -1,6 +1,7 @@
 //! Verification of the fleet's evidence, by the driver's app or anyone the driver shows it to.
 
-use super::attestation::{VerifyError, HEADER_PARAMETERS};
+use super::checks::HEADER_PARAMETERS;
+use super::error::VerifyError;
 use crate::statements::evidence::{self, EvidenceClaims};
 use crate::wire::jws::{self, EVIDENCE_TYPE};
 use crate::wire::key_id::KeyId;

@@ -1,8 +1,8 @@
 //! Verification of review requests.
 
-use super::attestation::{VerifyError, HEADER_PARAMETERS};
+use super::checks::{check_age, known_device, HEADER_PARAMETERS};
+use super::error::VerifyError;
 use super::keys::DeviceKeys;
-use super::{check_age, known_device};
 use crate::statements::review::{self, ReviewClaims};
 use crate::wire::jws::{self, REVIEW_TYPE};
 use crate::wire::key_id::KeyId;
