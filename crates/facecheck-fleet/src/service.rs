@@ -528,13 +528,26 @@ impl Service {
             return Ok(Some((StatusCode::CREATED, stored)));
         }
         let sql = format!(
-            "SELECT fleet, driver, expires_at, used_at FROM enrollment_codes WHERE code_hash = $1{}",
+            "SELECT fleet, driver, expires_at, used_at, used_by_kid FROM enrollment_codes WHERE code_hash = $1{}",
             tx.for_update()
         );
         let code = tx.row(&sql, args![code_hash]).await?;
         let unknown = || Tried::Refused(ApiError::forbidden("code_unknown", "no such valid enrollment code"));
         let code = code.ok_or_else(unknown)?;
-        if code.opt_i64("used_at").is_some() || code.i64("expires_at") <= now {
+        if code.opt_i64("used_at").is_some() {
+            // A concurrent copy of this statement may have used it while this one waited for the lock.
+            if code.opt_str("used_by_kid").as_deref() == Some(kid.as_str()) {
+                if let Some(row) = tx
+                    .row("SELECT registration_response FROM device_keys WHERE registration_hash = $1", args![st])
+                    .await?
+                {
+                    let stored = serde_json::from_str(&row.str("registration_response")).unwrap_or(Value::Null);
+                    return Ok(Some((StatusCode::CREATED, stored)));
+                }
+            }
+            return Err(unknown());
+        }
+        if code.i64("expires_at") <= now {
             return Err(unknown());
         }
         if code.str("fleet") != fleet || code.str("driver") != driver {
@@ -689,7 +702,9 @@ impl Service {
             now_unix: u(now),
             skew_secs: self.config.skew_secs,
         };
-        let verified = verify_attestation(token, &key.known(), &expected, Some(u(key.last_counter))).map_err(|e| {
+        // The counter is checked in the transaction, after the stored-answer lookup, so that an identical resubmission
+        // racing its first copy gets the stored answer rather than counter_replayed.
+        let verified = verify_attestation(token, &key.known(), &expected, None).map_err(|e| {
             tracing::info!(%kid, refusal = refusal(&e).code, "check-in refused");
             refusal(&e)
         })?;
@@ -883,7 +898,7 @@ impl Service {
             max_age_secs: u(policy.erasure_max_age_secs),
             skew_secs: self.config.skew_secs,
         };
-        let verified = verify_erasure_receipt(receipt, &key.known(), &expected, Some(u(key.last_counter)))
+        let verified = verify_erasure_receipt(receipt, &key.known(), &expected, None)
             .map_err(|e| refusal(&e))?;
         for _ in 0..RETRIES {
             let mut tx = self.db.begin().await?;
@@ -922,6 +937,10 @@ impl Service {
         let current =
             current.ok_or_else(|| Tried::Refused(refusal(&VerifyError::UnknownKey { kid: key.kid.clone() })))?;
         if current.status == "erased" {
+            // A concurrent copy of this receipt may have erased it while this one waited for the lock.
+            if let Some(row) = tx.row("SELECT evidence FROM erasures WHERE statement_hash = $1", args![st]).await? {
+                return Ok(erasure_answer(&row));
+            }
             return Err(Tried::Refused(refusal(&VerifyError::ErasedKey { kid: key.kid.clone() })));
         }
         let counter = i(counter);

@@ -427,3 +427,40 @@ async fn same_token_in_parallel(api: Api, server: &TestServer) {
 async fn the_same_token_sent_50_times_in_parallel_is_accepted_once() {
     each_backend!(same_token_in_parallel);
 }
+
+/// Sends `body` to `path` 20 times at once; every answer must be `status` and the same.
+async fn all_same(api: &Api, path: &str, body: serde_json::Value, status: u16) -> serde_json::Value {
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (api, path, body) = (api.clone(), path.to_owned(), body.clone());
+            tokio::spawn(async move { api.post(&path, body).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    for (s, b) in &answers {
+        assert_eq!(*s, status, "{b}");
+        assert_eq!(b, &answers[0].1);
+    }
+    answers[0].1.clone()
+}
+
+async fn same_statements_in_parallel(api: Api, server: &TestServer) {
+    let code = server.enrollment_code(FLEET, "driver-q").await.unwrap();
+    let mut d = Device::new(FLEET, "driver-q");
+    let answer = all_same(&api, "/v1/registrations", json!({"statement": d.registration(Some(&code))}), 201).await;
+    assert_eq!(answer["kid"], d.kid());
+    let receipt = d.receipt(now());
+    all_same(&api, "/v1/erasures", json!({"receipt": receipt}), 200).await;
+    let admin = server.admin_token().await.unwrap();
+    let (_, devices) = api.admin(Method::GET, "/v1/admin/devices", &admin, None).await;
+    assert_eq!(devices.as_array().unwrap().len(), 1);
+    assert_eq!(devices[0]["status"], "erased");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_registrations_and_erasures_in_parallel_get_one_answer() {
+    each_backend!(same_statements_in_parallel);
+}
