@@ -78,6 +78,7 @@ impl JavaException {
             E::VaultExists => JavaException::InvalidState { reason: "vault_exists" },
             E::VaultAlreadyEnrolled => JavaException::InvalidState { reason: "already_enrolled" },
             E::VaultBusy => JavaException::InvalidState { reason: "vault_busy" },
+            E::VaultRolledBack { .. } => JavaException::InvalidState { reason: "vault_rolled_back" },
             E::Model { .. } | E::ModelIo { .. } | E::VaultIo { .. } | E::VaultCrypto(_) => JavaException::Internal,
         }
     }
@@ -210,6 +211,10 @@ mod tests {
             (Error::InvalidChallenge("empty nonce"), JavaException::InvalidInput),
             (Error::VaultNotEnrolled, JavaException::InvalidState { reason: "not_enrolled" }),
             (Error::VaultBusy, JavaException::InvalidState { reason: "vault_busy" }),
+            (
+                Error::VaultRolledBack { vault_counter: 1, fleet_counter: 2 },
+                JavaException::InvalidState { reason: "vault_rolled_back" },
+            ),
             (Error::VaultCrypto("rng"), JavaException::Internal),
         ];
         for (error, expected) in cases {

@@ -11,6 +11,9 @@
 //! ([`Error::EnrollmentRetake`], [`Error::EnrollmentSpoofSuspected`]), and so does a set of selfies of which two do
 //! not match each other ([`Error::EnrollmentInconsistent`]): a template must not be able to stand for two people.
 //! The vault is then created with a freshly generated device key, and the device registration statement returned.
+//! [`enroll_with`] also records in the statement the fleet's enrollment code (its binding, `enc`) and the driver's
+//! consent (`cns`), given as an [`EnrollmentContext`]; the fleet service refuses a statement without them. The vault
+//! does not keep them: a statement signed again ([`registration_statement_with`]) is given them again.
 //!
 //! Every enrollment makes a new device key, also on a device whose template was erased or wiped after the
 //! retention period: there is no enrolling a face under a key the fleet already registered. The fleet trusts a key
@@ -56,6 +59,11 @@
 //!    they teach an attacker nothing and should not lock out a driver standing in bad light;
 //! 6. the counter is advanced and persisted ([`Vault::next_counter`]), then the attestation signed with it.
 //!
+//! Anti-rollback: [`check_in_with`] takes the fleet's `last_counter` from the challenge (the highest counter the
+//! fleet accepted from this key). If the vault's counter is below it, the vault is older than what the fleet has
+//! seen (a backup restored, a copy): nothing is examined, recorded or signed, and the check-in fails with
+//! [`Error::VaultRolledBack`]. Otherwise the next counter is above the fleet's, as the fleet requires.
+//!
 //! A `no_match` (or `spoof_suspected`) is reported as such, for a person to review; this library never
 //! deactivates anyone.
 //!
@@ -71,7 +79,7 @@ use crate::model::Manifest;
 use crate::quality::{self, QualityIssue, QualityLimits};
 use crate::vault::{Kek, Vault, VaultInit};
 use crate::{Error, Result};
-use facecheck_attest::{Claims, DeviceKey, ManifestDigest, RegistrationClaims};
+use facecheck_attest::{Claims, CodeBinding, Consent, DeviceKey, ManifestDigest, RegistrationClaims};
 use image::RgbImage;
 use ring::rand::SystemRandom;
 use std::path::Path;
@@ -107,6 +115,28 @@ impl Challenge<'_> {
         }
         if !fits(self.block) {
             return Err(Error::InvalidChallenge("the block id must be 1 to 256 bytes"));
+        }
+        Ok(())
+    }
+}
+
+/// What an enrollment records in the registration statement besides the key, the driver and the fleet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnrollmentContext {
+    /// The binding of the fleet's enrollment code (`enc`), `CodeBinding::of_code(code)`.
+    pub code: Option<CodeBinding>,
+    /// The consent the driver gave (`cns`): the notice version shown and when it was accepted.
+    pub consent: Option<Consent>,
+}
+
+impl EnrollmentContext {
+    fn check(&self) -> Result<()> {
+        let notice_fits = |c: &Consent| {
+            (1..=facecheck_attest::statements::registration::MAX_NOTICE_VERSION_LEN).contains(&c.notice.len())
+                && c.notice.bytes().all(|b| b.is_ascii_graphic())
+        };
+        if !self.consent.as_ref().is_none_or(notice_fits) {
+            return Err(Error::VaultInvalidInput("the consent notice version must be 1 to 64 printable characters"));
         }
         Ok(())
     }
@@ -230,6 +260,23 @@ pub fn enroll(
     selfies: &[impl AsRef<[u8]>],
     now: u64,
 ) -> Result<Enrolled> {
+    enroll_with(engine, path, kek, driver_id, fleet_id, selfies, &EnrollmentContext::default(), now)
+}
+
+/// [`enroll`], with the enrollment code binding and the consent record signed into the registration statement.
+/// Also [`Error::VaultInvalidInput`] for a consent notice version that is empty, too long or not printable ASCII.
+#[allow(clippy::too_many_arguments)]
+pub fn enroll_with(
+    engine: &Engine,
+    path: impl AsRef<Path>,
+    kek: &Kek,
+    driver_id: &str,
+    fleet_id: &str,
+    selfies: &[impl AsRef<[u8]>],
+    context: &EnrollmentContext,
+    now: u64,
+) -> Result<Enrolled> {
+    context.check()?;
     let path = path.as_ref();
     let old = match Vault::open(path, kek, now) {
         Ok(vault) if is_enrolled_at(&vault, now) => return Err(Error::VaultAlreadyEnrolled),
@@ -255,20 +302,26 @@ pub fn enroll(
     if let Some(days) = retention_days.filter(|&days| days != vault.retention_days()) {
         vault.set_retention_days(days, now)?;
     }
-    let registration = registration_statement(&vault, now)?;
+    let registration = registration_statement_with(&vault, context, now)?;
     Ok(Enrolled { vault, registration })
 }
 
 /// The device registration statement of `vault`'s key for its driver and fleet, dated `now`. [`enroll`] returns
 /// one; this signs another for the same key (for instance if the first was lost).
 pub fn registration_statement(vault: &Vault, now: u64) -> Result<String> {
+    registration_statement_with(vault, &EnrollmentContext::default(), now)
+}
+
+/// [`registration_statement`], with the enrollment code binding and the consent record of `context`.
+pub fn registration_statement_with(vault: &Vault, context: &EnrollmentContext, now: u64) -> Result<String> {
+    context.check()?;
     let claims = RegistrationClaims {
         driver: vault.driver_id().to_owned(),
         fleet: vault.fleet_id().to_owned(),
         model_manifest: model_digest(),
         issued_at: now,
-        enrollment_code: None,
-        consent: None,
+        enrollment_code: context.code.clone(),
+        consent: context.consent.clone(),
     };
     Ok(device_key(vault)?.sign_registration(&claims))
 }
@@ -285,12 +338,29 @@ pub fn check_in(
     frames: &[impl AsRef<[u8]>],
     now: u64,
 ) -> Result<CheckIn> {
+    check_in_with(engine, vault, challenge, None, frames, now)
+}
+
+/// [`check_in`], given the fleet's `last_counter` for this key (from its challenge): if the vault's counter is
+/// below it, the vault was restored from an older copy and the check-in fails with [`Error::VaultRolledBack`]
+/// before anything is examined, recorded or signed; otherwise the counter signed is above the fleet's.
+pub fn check_in_with(
+    engine: &Engine,
+    vault: &mut Vault,
+    challenge: &Challenge<'_>,
+    fleet_last_counter: Option<u64>,
+    frames: &[impl AsRef<[u8]>],
+    now: u64,
+) -> Result<CheckIn> {
     challenge.check()?;
     if frames.is_empty() || frames.len() > MAX_FRAMES {
         return Err(Error::CheckinFrameCount { given: frames.len(), max: MAX_FRAMES });
     }
     if !is_enrolled_at(vault, now) {
         return Err(Error::VaultNotEnrolled);
+    }
+    if let Some(fleet_counter) = fleet_last_counter.filter(|&fleet| vault.counter() < fleet) {
+        return Err(Error::VaultRolledBack { vault_counter: vault.counter(), fleet_counter });
     }
     let key = device_key(vault)?;
     let (verdict, attempts, locked_until) = match vault.locked_until(now) {

@@ -145,6 +145,18 @@ pub enum Error {
     /// The server challenge (nonce or block id) is empty or too long.
     #[error("invalid check-in challenge: {0}")]
     InvalidChallenge(&'static str),
+    /// The fleet has accepted a higher counter from this device key than the vault holds: the vault was restored
+    /// from an older copy (or copied to another phone). Nothing was signed; the driver should enroll again.
+    #[error(
+        "the vault is older than what the fleet has seen (vault counter {vault_counter}, fleet's last counter \
+         {fleet_counter}): it was restored from a backup or copied; nothing was signed, enroll again"
+    )]
+    VaultRolledBack {
+        /// The last counter the vault signed or reserved.
+        vault_counter: u64,
+        /// The highest counter the fleet accepted from the key.
+        fleet_counter: u64,
+    },
 }
 
 /// Result with the core's [`Error`].

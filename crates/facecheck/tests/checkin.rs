@@ -446,3 +446,62 @@ fn base64_url_decode(text: &str) -> Vec<u8> {
     }
     out
 }
+
+#[test]
+fn checkin_enrollment_records_code_and_consent_and_a_rolled_back_vault_signs_nothing() {
+    use facecheck::checkin::EnrollmentContext;
+    use facecheck_attest::{CodeBinding, Consent};
+    let dir = TempDir::new("context");
+    let selfies = fixtures(&["obama.jpg", "obama1.jpg", "obama2.jpg"]);
+    let bad = EnrollmentContext { code: None, consent: Some(Consent { notice: String::new(), accepted_at: T0 }) };
+    let refused = checkin::enroll_with(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, &bad, T0);
+    assert!(matches!(refused.map(|_| ()), Err(Error::VaultInvalidInput(_))));
+    assert!(!dir.vault().exists(), "a refused enrollment writes nothing");
+
+    let context = EnrollmentContext {
+        code: Some(CodeBinding::of_code("ABCD-EFGH-JKMN")),
+        consent: Some(Consent { notice: "facecheck-consent-v1".into(), accepted_at: T0 - 3 }),
+    };
+    let enrolled =
+        checkin::enroll_with(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, &context, T0).expect("enrolls");
+    let expected = RegistrationExpectations {
+        fleet: FLEET,
+        driver: Some(DRIVER),
+        now_unix: T0,
+        skew_secs: SKEW,
+        max_age_secs: SKEW,
+    };
+    let verified = verify_registration(&enrolled.registration, &expected).expect("verifies");
+    assert_eq!(verified.claims().enrollment_code, context.code);
+    assert_eq!(verified.claims().consent, context.consent);
+    // Signed again, the statement carries what it is given, and nothing when given nothing.
+    let again = checkin::registration_statement_with(&enrolled.vault, &context, T0 + 1).expect("signs");
+    assert_eq!(verify_registration(&again, &expected).expect("verifies").claims().consent, context.consent);
+    let plain = checkin::registration_statement(&enrolled.vault, T0 + 1).expect("signs");
+    let plain = verify_registration(&plain, &expected).expect("verifies");
+    assert_eq!((plain.claims().enrollment_code.as_ref(), plain.claims().consent.as_ref()), (None, None));
+
+    // Anti-rollback: the fleet has seen counter 2 from this key, the vault (a restored copy) only 1.
+    let mut vault = enrolled.vault;
+    let challenge = Challenge { nonce: "n1", block: "b" };
+    let frames = fixtures(&["obama1.jpg"]);
+    let first = checkin::check_in_with(engine(), &mut vault, &challenge, Some(0), &frames, T0 + 10).expect("in");
+    assert_eq!(first.outcome, Outcome::Match);
+    assert_eq!(vault.counter(), 1);
+    let challenge = Challenge { nonce: "n2", block: "b" };
+    let result = checkin::check_in_with(engine(), &mut vault, &challenge, Some(2), &frames, T0 + 20);
+    match result {
+        Err(e @ Error::VaultRolledBack { vault_counter: 1, fleet_counter: 2 }) => {
+            assert!(e.to_string().contains("restored from a backup"), "{e}")
+        }
+        other => panic!("expected VaultRolledBack, got {other:?}"),
+    }
+    assert_eq!(vault.counter(), 1, "nothing was reserved or signed");
+    let status = checkin::status(&vault, T0 + 20).expect("status");
+    assert_eq!(status.recent_failures, 0);
+    // At the fleet's counter, the next one signed is above it.
+    let ok = checkin::check_in_with(engine(), &mut vault, &challenge, Some(1), &frames, T0 + 30).expect("in");
+    let registry = registry_of(&checkin::registration_statement(&vault, T0).expect("signs"));
+    let verified = verify_attestation(&ok.token, &registry, &expect("n2", T0 + 30), Some(1)).expect("verifies");
+    assert_eq!(verified.claims().counter, 2);
+}
