@@ -220,6 +220,7 @@ impl Service {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn evidence(
         &self,
         fleet: &str,

@@ -15,7 +15,6 @@ use minijinja::{context, Environment};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::{self, Session, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
@@ -87,13 +86,54 @@ pub fn router(service: Service) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(buffer_body))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             ApiError::internal().into_response()
         }))
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// How much of an oversized body is read (and dropped) before the 413 is sent, so that the client, still sending,
+/// is not reset before it reads the answer. Beyond this the connection is simply closed.
+pub const DRAIN_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Reads the whole body (at most [`BODY_LIMIT`] kept) before the handler runs: an oversized body gets a 413 after
+/// it was read to its end, a broken one a 400.
+async fn buffer_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use http_body_util::BodyExt as _;
+    let too_large =
+        || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is over the size limit");
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+        let mut response = too_large().into_response();
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    let (parts, mut body) = request.into_parts();
+    let mut kept: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return ApiError::bad_request("bad_body", "the request body could not be read").into_response();
+        };
+        if let Ok(data) = frame.into_data() {
+            total += data.len();
+            if total <= BODY_LIMIT {
+                kept.extend_from_slice(&data);
+            } else if total > DRAIN_LIMIT {
+                let mut response = too_large().into_response();
+                response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return response;
+            }
+        }
+    }
+    if total > BODY_LIMIT {
+        return too_large().into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(kept))).await
 }
 
 async fn not_found() -> ApiError {
