@@ -87,8 +87,12 @@ for userland in "${userlands[@]}"; do
 done
 
 echo "== 3. the core's tests on bionic (Android 6.0's linker and libraries, Cortex-A53)"
+# With facecheck-jni in the same command, cargo resolves the dependencies' features as for the library built above
+# (android_logger turns on `log`'s std feature): tract is compiled once for this target, not a second time for the
+# tests. The bridge's own unit tests (the error-to-exception mapping) then run on bionic too.
+packages=(-p facecheck -p facecheck-jni)
 start=$(seconds)
-cargo test --release -p facecheck --target "$FACECHECK_ANDROID_TARGET" --no-run
+cargo test --release "${packages[@]}" --target "$FACECHECK_ANDROID_TARGET" --no-run
 echo "aarch64-linux-android build of the core's tests: $(($(seconds) - start)) s"
 # cargo runs each test binary through the runner, in the crate's directory. std's temp_dir() is /data/local/tmp on
 # Android: TMPDIR points it at the host's. FACECHECK_EXPECT_CPU makes the kernel test check that tract saw an A53.
@@ -104,7 +108,7 @@ mkdir -p "$build/tmp"
 core_tests() {
   CARGO_TARGET_AARCH64_LINUX_ANDROID_RUNNER="qemu-aarch64 -cpu cortex-a53 -L $shared/userland-6.0" \
     TMPDIR="$build/tmp" ANDROID_DATA=/data ANDROID_ROOT=/system FACECHECK_EXPECT_CPU=cortex-a53 RUST_BACKTRACE=0 \
-    cargo test --release -p facecheck --target "$FACECHECK_ANDROID_TARGET" --no-fail-fast -- --show-output "$@" \
+    cargo test --release "${packages[@]}" --target "$FACECHECK_ANDROID_TARGET" --no-fail-fast -- --show-output "$@" \
     2> >(grep -v 'unsupported flags DT_FLAGS_1' >&2)
 }
 core_tests --skip checkin_ --skip vault_second_handle_is_busy || failures=$((failures + 1))
