@@ -3,11 +3,26 @@
 //!
 //! A key file holds the 32 raw bytes of a vault's key-encryption key, readable by its owner only; every vault command
 //! reads it with `--key-file` and refuses a file other users can read.
+//!
+//! With `--server URL`, `enroll`, `checkin` and `erase` talk to the fleet service ([`crate::client`]):
+//! - `enroll --server URL --code CODE --consent-notice VERSION IMG...` looks the code up (fleet, driver, fleet key,
+//!   the consent notice the fleet asks for), refuses unless VERSION is that notice (passing it is the driver's
+//!   acceptance, recorded with the time in the statement), enrolls, signs the registration statement bound to the
+//!   code, registers it, checks the fleet's evidence, and pins the fleet key and server next to the vault
+//!   (`VAULT.fleet.json`). A refused registration removes the new vault (the key was never registered).
+//! - `checkin --server URL --block B IMG...` asks for a challenge, refuses to sign when this machine's clock is more
+//!   than the fleet's freshness window (300 s) away from the fleet's, or when the vault's counter is below the
+//!   fleet's `last_counter` (a restored copy), checks in, submits the attestation, checks the evidence against the
+//!   pinned fleet key and prints the fleet's verdict as JSON (`verdict`: accepted, review or refused).
+//! - `erase --server URL` erases and delivers the receipt; the evidence is checked the same way.
 
+use crate::client::{self, Client};
 use crate::files;
-use facecheck::checkin::{self, Challenge, ERASURE_NONCE};
+use facecheck::checkin::{self, Challenge, EnrollmentContext, ERASURE_NONCE};
 use facecheck::vault::KEK_LEN;
-use facecheck::{Kek, Vault};
+use facecheck::{Engine, Kek, Vault};
+use facecheck_attest::{CodeBinding, Consent, EvidenceKind, DEFAULT_SKEW_SECS};
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// `facecheck keygen`.
@@ -34,12 +49,23 @@ pub struct VaultArgs {
 pub struct EnrollArgs {
     #[command(flatten)]
     vault: VaultArgs,
-    /// The fleet's opaque id of the driver.
-    #[arg(long)]
-    driver: String,
-    /// The fleet id.
-    #[arg(long)]
-    fleet: String,
+    /// The fleet's opaque id of the driver (offline form; with --server the code names it, and a value given must
+    /// agree).
+    #[arg(long, required_unless_present = "server")]
+    driver: Option<String>,
+    /// The fleet id (offline form; with --server the code names it).
+    #[arg(long, required_unless_present = "server")]
+    fleet: Option<String>,
+    /// The fleet service to register with (e.g. http://127.0.0.1:8080); needs --code and --consent-notice.
+    #[arg(long, requires_all = ["code", "consent_notice"])]
+    server: Option<String>,
+    /// The enrollment code the fleet's admin gave (XXXX-XXXX-XXXX).
+    #[arg(long, requires = "server")]
+    code: Option<String>,
+    /// The version of the consent notice the driver read and accepted (the fleet names the one it asks for; they
+    /// must agree). Passing it records the acceptance, with the time, in the registration statement.
+    #[arg(long, requires = "server")]
+    consent_notice: Option<String>,
     /// Three to five selfies of the driver (JPEG or PNG).
     #[arg(required = true)]
     images: Vec<PathBuf>,
@@ -50,9 +76,12 @@ pub struct EnrollArgs {
 pub struct CheckinArgs {
     #[command(flatten)]
     vault: VaultArgs,
-    /// The server's challenge for this check-in.
+    /// The server's challenge for this check-in (offline form).
+    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    nonce: Option<String>,
+    /// The fleet service: ask it for the challenge, submit the attestation and print its verdict as JSON.
     #[arg(long)]
-    nonce: String,
+    server: Option<String>,
     /// The block or shift being checked into.
     #[arg(long)]
     block: String,
@@ -72,6 +101,9 @@ pub struct EraseArgs {
     /// The block id to put in the receipt (with --nonce; default "erasure").
     #[arg(long, requires = "nonce")]
     block: Option<String>,
+    /// The fleet service to deliver the receipt to (prints its answer as JSON).
+    #[arg(long, conflicts_with = "nonce")]
+    server: Option<String>,
 }
 
 /// `facecheck status`.
@@ -96,9 +128,20 @@ pub fn keygen(args: KeygenArgs) -> Result<(), String> {
 pub fn enroll(models: &Path, args: EnrollArgs) -> Result<(), String> {
     let kek = read_kek(&args.vault.key_file)?;
     let selfies = args.images.iter().map(|p| crate::read(p)).collect::<Result<Vec<_>, _>>()?;
+    if let (Some(server), Some(code), Some(notice)) = (&args.server, &args.code, &args.consent_notice) {
+        let client = Client::new(server)?;
+        let who = (args.fleet.as_deref(), args.driver.as_deref());
+        let engine = crate::load_engine(models)?;
+        let answer = enroll_by_code(&engine, &args.vault.vault, &kek, &client, code, notice, who, &selfies)?;
+        println!("{}", serde_json::to_string_pretty(&answer).expect("serialisable"));
+        return Ok(());
+    }
+    let (Some(driver), Some(fleet)) = (&args.driver, &args.fleet) else {
+        return Err("give --driver and --fleet, or --server, --code and --consent-notice".to_owned());
+    };
     let engine = crate::load_engine(models)?;
     let now = files::now()?;
-    let enrolled = checkin::enroll(&engine, &args.vault.vault, &kek, &args.driver, &args.fleet, &selfies, now)
+    let enrolled = checkin::enroll(&engine, &args.vault.vault, &kek, driver, fleet, &selfies, now)
         .map_err(|e| format!("{}: {e}", args.vault.vault.display()))?;
     println!("{}", enrolled.registration);
     eprintln!(
@@ -111,10 +154,19 @@ pub fn enroll(models: &Path, args: EnrollArgs) -> Result<(), String> {
 /// Checks in: the attestation on stdout, the result for the driver on stderr.
 pub fn checkin(models: &Path, args: CheckinArgs) -> Result<(), String> {
     let frames = args.images.iter().map(|p| crate::read(p)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(server) = &args.server {
+        let client = Client::new(server)?;
+        let engine = crate::load_engine(models)?;
+        let mut vault = open_vault(&args.vault, files::now()?)?;
+        let answer = checkin_at(&engine, &mut vault, &args.vault.vault, &client, &args.block, &frames)?;
+        println!("{}", serde_json::to_string_pretty(&answer).expect("serialisable"));
+        return Ok(());
+    }
+    let nonce = args.nonce.as_deref().ok_or("give --nonce (the server's challenge), or --server")?;
     let engine = crate::load_engine(models)?;
     let now = files::now()?;
     let mut vault = open_vault(&args.vault, now)?;
-    let challenge = Challenge { nonce: &args.nonce, block: &args.block };
+    let challenge = Challenge { nonce, block: &args.block };
     let result = checkin::check_in(&engine, &mut vault, &challenge, &frames, now)
         .map_err(|e| format!("{}: {e}", args.vault.vault.display()))?;
     println!("{}", result.token);
@@ -126,6 +178,12 @@ pub fn checkin(models: &Path, args: CheckinArgs) -> Result<(), String> {
 pub fn erase(args: EraseArgs) -> Result<(), String> {
     let now = files::now()?;
     let mut vault = open_vault(&args.vault, now)?;
+    if let Some(server) = &args.server {
+        let client = Client::new(server)?;
+        let answer = erase_at(&mut vault, &args.vault.vault, &client)?;
+        println!("{}", serde_json::to_string_pretty(&answer).expect("serialisable"));
+        return Ok(());
+    }
     let block = args.block.as_deref().unwrap_or(ERASURE_NONCE);
     let challenge = args.nonce.as_deref().map(|nonce| Challenge { nonce, block });
     let receipt = checkin::erase(&mut vault, challenge.as_ref(), now)
@@ -146,6 +204,198 @@ pub fn status(args: StatusArgs) -> Result<(), String> {
     let status = checkin::status(&vault, now).map_err(|e| format!("{}: {e}", args.vault.vault.display()))?;
     println!("{}", serde_json::to_string_pretty(&status).expect("a status always serialises"));
     Ok(())
+}
+
+/// What `enroll --server` keeps next to the vault: where it registered and the fleet key that signs its evidence.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Pin {
+    server: String,
+    fleet: String,
+    driver: String,
+    kid: String,
+    fleet_key: String,
+}
+
+fn pin_path(vault: &Path) -> PathBuf {
+    let mut name = vault.as_os_str().to_owned();
+    name.push(".fleet.json");
+    PathBuf::from(name)
+}
+
+/// The enrollment code as typed: letters, digits and dashes only (it goes into a URL path).
+fn clean_code(code: &str) -> Result<String, String> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if code.is_empty() || code.len() > 64 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err("an enrollment code is letters, digits and dashes (XXXX-XXXX-XXXX)".to_owned());
+    }
+    Ok(code)
+}
+
+/// `enroll --server`: looks the code up, enrolls with the code binding and the consent, registers, checks the
+/// evidence, pins the fleet key. Returns the JSON printed.
+#[allow(clippy::too_many_arguments)]
+pub fn enroll_by_code(
+    engine: &Engine,
+    path: &Path,
+    kek: &Kek,
+    client: &Client,
+    code: &str,
+    consent_notice: &str,
+    (fleet_given, driver_given): (Option<&str>, Option<&str>),
+    selfies: &[Vec<u8>],
+) -> Result<Value, String> {
+    let code = clean_code(code)?;
+    let lookup = client.get(&format!("/v1/enrollment-codes/{code}"))?;
+    let fleet = client::field(&lookup, "fleet")?.to_owned();
+    let driver = client::field(&lookup, "driver")?.to_owned();
+    let fleet_key = client::ed25519_x(lookup.get("fleet_key").unwrap_or(&Value::Null))?;
+    let asked = client::field(&lookup, "consent_notice")?;
+    if asked != consent_notice {
+        return Err(format!(
+            "the fleet asks for consent to notice {asked:?}, not {consent_notice:?}: show the driver that notice and              pass --consent-notice {asked}"
+        ));
+    }
+    for (given, named, what) in [(fleet_given, &fleet, "fleet"), (driver_given, &driver, "driver")] {
+        if given.is_some_and(|g| g != named) {
+            return Err(format!("the code is for {what} {named:?}, not {:?}", given.unwrap_or_default()));
+        }
+    }
+    let now = files::now()?;
+    let context = EnrollmentContext {
+        code: Some(CodeBinding::of_code(&code)),
+        consent: Some(Consent { notice: consent_notice.to_owned(), accepted_at: now }),
+    };
+    let enrolled = checkin::enroll_with(engine, path, kek, &driver, &fleet, selfies, &context, now)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let statement = enrolled.registration;
+    let registered = client.post("/v1/registrations", &client::body("statement", &statement)).and_then(|answer| {
+        let evidence = client::field(&answer, "evidence")?;
+        client::check_evidence(
+            evidence,
+            &fleet_key,
+            &fleet,
+            &driver,
+            EvidenceKind::Registration,
+            &statement,
+            "accepted",
+        )?;
+        Ok(answer)
+    });
+    let answer = match registered {
+        Ok(answer) => answer,
+        Err(e) => {
+            // The fleet did not register the key (or its answer cannot be trusted): nothing it signs would count.
+            let removed = enrolled.vault.destroy().is_ok();
+            let what = if removed { "the new vault was removed" } else { "remove the new vault" };
+            return Err(format!("{e}; {what}, enroll again with a valid code"));
+        }
+    };
+    let kid = checkin::status(&enrolled.vault, now).map_err(|e| e.to_string())?.device_key_id;
+    let pin =
+        Pin { server: client.base().to_owned(), fleet, driver, kid: kid.clone(), fleet_key: client::b64(&fleet_key) };
+    files::write_atomic(&pin_path(path), serde_json::to_string_pretty(&pin).expect("serialisable").as_bytes())?;
+    Ok(json!({
+        "status": client::field(&answer, "status")?,
+        "kid": kid,
+        "fleet": pin.fleet,
+        "driver": pin.driver,
+        "server": pin.server,
+        "consent": {"notice": consent_notice, "accepted_at": now},
+        "statement_hash": facecheck_attest::statement_hash(&statement),
+        "evidence": client::field(&answer, "evidence")?,
+        "evidence_verified": true,
+    }))
+}
+
+/// The fleet key that signs this vault's evidence: the one pinned at enrollment, or (not pinned) the service's.
+fn fleet_key(path: &Path, kid: &str, client: &Client) -> Result<[u8; 32], String> {
+    if let Some(bytes) = files::read_if_present(&pin_path(path))? {
+        let pin: Pin = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", pin_path(path).display()))?;
+        if pin.kid == kid {
+            let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": pin.fleet_key});
+            return Ok(client::ed25519_x(&jwk)?);
+        }
+    }
+    eprintln!("warning: no fleet key pinned for this device key; trusting the one the service names now");
+    let answer = client.get("/v1/fleet-key")?;
+    Ok(client::ed25519_x(answer.get("jwk").unwrap_or(&Value::Null))?)
+}
+
+/// `checkin --server`: challenge, clock and counter checks, check-in, submission, evidence. Returns the JSON printed.
+pub fn checkin_at(
+    engine: &Engine,
+    vault: &mut Vault,
+    path: &Path,
+    client: &Client,
+    block: &str,
+    frames: &[Vec<u8>],
+) -> Result<Value, String> {
+    let status = checkin::status(vault, files::now()?).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !status.enrolled {
+        return Err(format!("{}: {}", path.display(), facecheck::Error::VaultNotEnrolled));
+    }
+    let kid = status.device_key_id;
+    let fleet_key = fleet_key(path, &kid, client)?;
+    let challenge = client.post("/v1/challenges", &json!({"kid": kid, "block": block}))?;
+    let nonce = client::field(&challenge, "nonce")?;
+    let block = client::field(&challenge, "block")?;
+    let server_time = client::number(&challenge, "server_time")?;
+    let last_counter = client::number(&challenge, "last_counter")?;
+    let now = files::now()?;
+    let off = now.abs_diff(server_time);
+    if off > DEFAULT_SKEW_SECS {
+        let way = if now > server_time { "ahead of" } else { "behind" };
+        return Err(format!(
+            "this device's clock is {off} s {way} the fleet's (more than the {DEFAULT_SKEW_SECS} s the fleet accepts):              nothing was signed; set the clock and check in again"
+        ));
+    }
+    let result = checkin::check_in_with(engine, vault, &Challenge { nonce, block }, Some(last_counter), frames, now)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let answer = client.post("/v1/checkins", &client::body("token", &result.token))?;
+    let verdict = client::field(&answer, "verdict")?;
+    let evidence = client::field(&answer, "evidence")?;
+    let fleet = vault.fleet_id();
+    let driver = vault.driver_id();
+    client::check_evidence(evidence, &fleet_key, fleet, driver, EvidenceKind::Checkin, &result.token, verdict)?;
+    Ok(json!({
+        "verdict": verdict,
+        "reason": answer.get("reason").cloned().unwrap_or(Value::Null),
+        "checkin_id": answer.get("checkin_id").cloned().unwrap_or(Value::Null),
+        "counter_gap": answer.get("counter_gap").cloned().unwrap_or(Value::Null),
+        "outcome": result.outcome.as_str(),
+        "message": result.message(),
+        "block": block,
+        "counter": vault.counter(),
+        "statement_hash": facecheck_attest::statement_hash(&result.token),
+        "evidence": evidence,
+        "evidence_verified": true,
+    }))
+}
+
+/// `erase --server`: erases, delivers the receipt, checks the evidence. Returns the JSON printed.
+pub fn erase_at(vault: &mut Vault, path: &Path, client: &Client) -> Result<Value, String> {
+    let now = files::now()?;
+    let kid = checkin::status(vault, now).map_err(|e| format!("{}: {e}", path.display()))?.device_key_id;
+    let fleet_key = fleet_key(path, &kid, client)?;
+    let receipt = checkin::erase(vault, None, now).map_err(|e| format!("{}: {e}", path.display()))?;
+    let delivered = client.post("/v1/erasures", &client::body("receipt", &receipt)).and_then(|answer| {
+        let evidence = client::field(&answer, "evidence")?;
+        let (fleet, driver) = (vault.fleet_id(), vault.driver_id());
+        client::check_evidence(evidence, &fleet_key, fleet, driver, EvidenceKind::Erasure, &receipt, "erased")?;
+        Ok(answer)
+    });
+    match delivered {
+        Ok(answer) => Ok(json!({
+            "status": client::field(&answer, "status")?,
+            "statement_hash": facecheck_attest::statement_hash(&receipt),
+            "evidence": client::field(&answer, "evidence")?,
+            "evidence_verified": true,
+        })),
+        Err(e) => Err(format!(
+            "the face was erased from {}, but the receipt was not delivered ({e}); deliver it later: {receipt}",
+            path.display()
+        )),
+    }
 }
 
 fn open_vault(args: &VaultArgs, now: u64) -> Result<Vault, String> {
