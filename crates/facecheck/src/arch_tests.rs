@@ -6,11 +6,11 @@
 //! threshold or the pipeline, regenerate it on an x86_64 machine with
 //! `cargo test --release -p facecheck --lib arch_tests::write_x86_64_reference -- --ignored --exact`.
 
-use crate::align::ALIGNED_SIDE;
-use crate::detect::{FaceChoice, DETECTOR_SIDE};
 use crate::golden_tests::engine;
-use crate::liveness::LIVENESS_SIDE;
-use crate::model::{load_plan, Manifest, ModelEntry, Plan};
+use crate::pipeline::align::ALIGNED_SIDE;
+use crate::pipeline::detect::{FaceChoice, DETECTOR_SIDE};
+use crate::pipeline::liveness::LIVENESS_SIDE;
+use crate::pipeline::model::{load_plan, Manifest, ModelEntry, Plan};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;

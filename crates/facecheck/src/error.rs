@@ -115,7 +115,7 @@ pub enum Error {
         /// Position of the selfie, from 1.
         selfie: usize,
         /// The first gate it failed.
-        issue: crate::quality::QualityIssue,
+        issue: crate::pipeline::quality::QualityIssue,
     },
     /// The liveness check took an enrollment selfie for a presentation attack (a printed photo, a screen).
     #[error("enrollment selfie {selfie} looks like a photo or a screen, not a live face")]

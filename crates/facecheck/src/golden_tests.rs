@@ -1,10 +1,10 @@
 //! Golden tests: every stage of the tract pipeline against the onnxruntime reference of `scripts/reference.py`,
 //! whose outputs `scripts/make_golden.py` stored in `tests/golden/<photo>/`.
 
-use crate::align::align_face;
-use crate::decode::decode_image;
-use crate::detect::{Face, FaceChoice};
-use crate::embed::Embedding;
+use crate::pipeline::align::align_face;
+use crate::pipeline::decode::decode_image;
+use crate::pipeline::detect::{Face, FaceChoice};
+use crate::pipeline::embed::Embedding;
 use crate::Engine;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -12,18 +12,14 @@
 //! and reused. Nothing here opens a socket, and nothing biometric is logged or shown in error texts.
 #![forbid(unsafe_code)]
 
-pub mod align;
-pub mod checkin;
-pub mod decode;
-pub mod detect;
-pub mod embed;
-pub mod engine;
+mod device;
 mod error;
-pub mod liveness;
-pub mod model;
-pub mod quality;
-pub mod resample;
-pub mod vault;
+mod pipeline;
+
+// The module paths are those of the flat layout the crate started with (`facecheck::quality`,
+// `facecheck::vault`, ...): the folders are how the source is organised, not part of the API.
+pub use device::{checkin, vault};
+pub use pipeline::{align, decode, detect, embed, engine, liveness, model, quality, resample};
 
 pub use align::align_face;
 pub use decode::decode_image;

@@ -1,7 +1,7 @@
 //! Face detection with YuNet-n: letterbox, run, decode anchors, non-maximum suppression.
 
-use crate::model::{load_plan, DetectorEntry, Plan};
-use crate::resample::{sample_affine, Affine};
+use crate::pipeline::model::{load_plan, DetectorEntry, Plan};
+use crate::pipeline::resample::{sample_affine, Affine};
 use crate::{Error, Result};
 use image::RgbImage;
 use tract_onnx::prelude::*;

@@ -11,9 +11,9 @@
 //! wider and shorter than YuNet's (YuNet's are about 0.86 times as wide and 1.17 times as tall, SOURCES.md), so
 //! [`training_box`] first turns YuNet's box into the box that detector would have drawn.
 
-use crate::detect::{BoundingBox, Face};
-use crate::model::{load_plan, LivenessEntry, Plan};
-use crate::resample::{sample_affine, Affine};
+use crate::pipeline::detect::{BoundingBox, Face};
+use crate::pipeline::model::{load_plan, LivenessEntry, Plan};
+use crate::pipeline::resample::{sample_affine, Affine};
 use crate::{Error, Result};
 use image::RgbImage;
 use tract_onnx::prelude::*;
@@ -174,9 +174,9 @@ impl Liveness {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::decode_image;
-    use crate::detect::FaceChoice;
     use crate::golden_tests::engine;
+    use crate::pipeline::decode::decode_image;
+    use crate::pipeline::detect::FaceChoice;
     use crate::Screening;
     use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Face embeddings with the dlib ResNet-29 network, and their comparison.
 
-use crate::align::ALIGNED_SIDE;
-use crate::model::{load_plan, EmbedderEntry, Plan};
+use crate::pipeline::align::ALIGNED_SIDE;
+use crate::pipeline::model::{load_plan, EmbedderEntry, Plan};
 use crate::{Error, Result};
 use image::RgbImage;
 use tract_onnx::prelude::*;

@@ -1,12 +1,12 @@
 //! The verification engine: the models loaded once, and the pipeline from image bytes to a decision.
 
-use crate::align::align_face;
-use crate::decode::decode_image;
-use crate::detect::{Detector, Face, FaceChoice};
-use crate::embed::{Embedder, Embedding};
-use crate::liveness::{Liveness, LivenessScore};
-use crate::model::Manifest;
-use crate::quality::{self, QualityIssue, QualityLimits, QualityMeasures};
+use crate::pipeline::align::align_face;
+use crate::pipeline::decode::decode_image;
+use crate::pipeline::detect::{Detector, Face, FaceChoice};
+use crate::pipeline::embed::{Embedder, Embedding};
+use crate::pipeline::liveness::{Liveness, LivenessScore};
+use crate::pipeline::model::Manifest;
+use crate::pipeline::quality::{self, QualityIssue, QualityLimits, QualityMeasures};
 use crate::{Error, Result};
 use image::RgbImage;
 use std::path::Path;

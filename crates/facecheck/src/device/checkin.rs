@@ -72,19 +72,19 @@
 //! current run of failed attempts (1 + the failed attempts of the last three minutes; 0 for `locked_out`, which
 //! examines no frame), `mdl` = [`Manifest::digest`], `pol` = [`policy_id`], `ver` = this crate's version.
 
-use crate::decode::decode_image;
-use crate::embed::Embedding;
-use crate::engine::{Engine, Screening};
-use crate::model::Manifest;
-use crate::quality::{self, QualityIssue, QualityLimits};
-use crate::vault::{Kek, Vault, VaultInit};
+use crate::device::vault::{Kek, Vault, VaultInit};
+use crate::pipeline::decode::decode_image;
+use crate::pipeline::embed::Embedding;
+use crate::pipeline::engine::{Engine, Screening};
+use crate::pipeline::model::Manifest;
+use crate::pipeline::quality::{self, QualityIssue, QualityLimits};
 use crate::{Error, Result};
 use facecheck_attest::{Claims, CodeBinding, Consent, DeviceKey, ManifestDigest, RegistrationClaims};
 use image::RgbImage;
 use ring::rand::SystemRandom;
 use std::path::Path;
 
-pub use crate::vault::{LOCKOUT_FAILURES, LOCKOUT_SECS, LOCKOUT_WINDOW_SECS};
+pub use crate::device::vault::{LOCKOUT_FAILURES, LOCKOUT_SECS, LOCKOUT_WINDOW_SECS};
 pub use facecheck_attest::Outcome;
 
 /// Fewest selfies an enrollment takes.

@@ -6,8 +6,8 @@
 //! a noisy, soft one, and the advice is then "more light", not "hold still". The limits ([`QualityLimits::SHIPPED`])
 //! and their rejection rates on ordinary photos are in `docs/liveness.md`.
 
-use crate::align::{align_face, ALIGNED_SIDE};
-use crate::detect::{Face, FaceChoice};
+use crate::pipeline::align::{align_face, ALIGNED_SIDE};
+use crate::pipeline::detect::{Face, FaceChoice};
 use image::RgbImage;
 
 /// Why a selfie cannot be used. [`QualityIssue::message`] is the advice to show the driver.
@@ -326,11 +326,11 @@ fn photometry(aligned: &RgbImage) -> (f32, f32, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::BoundingBox;
+    use crate::pipeline::detect::BoundingBox;
 
     /// The embedder's template, scaled by 2 and moved: an upright frontal face about 200 px wide.
     fn frontal(offset: (f32, f32)) -> [(f32, f32); 5] {
-        crate::align::TEMPLATE.map(|(x, y)| (2.0 * x + offset.0, 2.0 * y + offset.1))
+        crate::pipeline::align::TEMPLATE.map(|(x, y)| (2.0 * x + offset.0, 2.0 * y + offset.1))
     }
 
     fn rotate(points: [(f32, f32); 5], degrees: f32, about: (f32, f32)) -> [(f32, f32); 5] {
@@ -475,8 +475,8 @@ mod tests {
 
     // ---- the gates on real photos ----
 
-    use crate::decode::decode_image;
     use crate::golden_tests::engine;
+    use crate::pipeline::decode::decode_image;
 
     fn fixture(name: &str) -> RgbImage {
         let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);

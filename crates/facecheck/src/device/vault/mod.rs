@@ -55,7 +55,7 @@
 //! The plaintext buffer lives in [`Zeroizing`] memory that is allocated once at its final size, so no stray copy
 //! is left behind by a reallocation.
 
-use crate::embed::{Embedding, EMBEDDING_LEN};
+use crate::pipeline::embed::{Embedding, EMBEDDING_LEN};
 use crate::{Error, Result};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};

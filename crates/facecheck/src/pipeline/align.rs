@@ -1,7 +1,7 @@
 //! Five-point alignment: the least-squares similarity from a face's landmarks onto the embedder's template.
 
-use crate::detect::Face;
-use crate::resample::{sample_affine, Affine};
+use crate::pipeline::detect::Face;
+use crate::pipeline::resample::{sample_affine, Affine};
 use image::RgbImage;
 
 /// Side of the aligned crop the embedder takes.

@@ -7,7 +7,7 @@ use tract_onnx::prelude::*;
 
 /// The manifest of the shipped models (`models/manifest.json`), compiled in: model bytes are accepted only if their
 /// sha256 is the one pinned here.
-pub const MANIFEST_JSON: &str = include_str!("../../../models/manifest.json");
+pub const MANIFEST_JSON: &str = include_str!("../../../../models/manifest.json");
 
 /// One manifest entry: which file, and its pinned digest.
 #[derive(Debug, Clone, serde::Deserialize)]

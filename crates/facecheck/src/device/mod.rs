@@ -1,0 +1,9 @@
+//! The device's trust state: what one phone holds for one driver and the rules it applies before it signs.
+//!
+//! [`vault`] keeps the template, the device signing key, the check-in counter and the lock-out state in one sealed
+//! file; [`checkin`] is the policy that runs the pipeline for enrollment and check-in against the vault and signs
+//! what the fleet receives. The pipeline knows nothing of either; the vault knows nothing of the pipeline beyond
+//! the embedding type it stores.
+
+pub mod checkin;
+pub mod vault;

@@ -1,0 +1,20 @@
+//! The vision pipeline: from untrusted image bytes to a liveness verdict and an embedding, with no state kept
+//! between calls and nothing known about drivers, vaults or tokens.
+//!
+//! One selfie goes, in this order: [`decode`] (EXIF orientation, bounded memory) → [`detect`] (YuNet-n boxes and
+//! five landmarks; letterboxing through [`resample`]) → [`quality`] gates → [`liveness`] (two MiniFASNet models on
+//! context crops) → [`align`] (five-point similarity onto the embedder's template) → [`embed`] (dlib ResNet-29)
+//! → comparison. [`engine`] holds the loaded models and runs those steps; [`model`] pins the model files to the
+//! compiled-in manifest and turns them into optimised tract plans. `scripts/PIPELINE.md` states each step exactly.
+//!
+//! Dependencies point down this list and to the crate's error type only: no stage imports the device side.
+
+pub mod align;
+pub mod decode;
+pub mod detect;
+pub mod embed;
+pub mod engine;
+pub mod liveness;
+pub mod model;
+pub mod quality;
+pub mod resample;
