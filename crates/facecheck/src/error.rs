@@ -1,4 +1,6 @@
-//! The one error type of the core.
+//! The one error type of the core, and [`QualityIssue`], the reasons a selfie cannot be used, which errors and
+//! check-in results carry (the quality gates in [`quality`](crate::quality) find them). Both sit below the
+//! pipeline and the device side, so that either can name them.
 //!
 //! Display texts name what went wrong and never carry user data: no pixels, no scores, no embeddings, no paths
 //! of user files.
@@ -115,7 +117,7 @@ pub enum Error {
         /// Position of the selfie, from 1.
         selfie: usize,
         /// The first gate it failed.
-        issue: crate::pipeline::quality::QualityIssue,
+        issue: QualityIssue,
     },
     /// The liveness check took an enrollment selfie for a presentation attack (a printed photo, a screen).
     #[error("enrollment selfie {selfie} looks like a photo or a screen, not a live face")]
@@ -161,3 +163,111 @@ pub enum Error {
 
 /// Result with the core's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Why a selfie cannot be used. [`QualityIssue::message`] is the advice to show the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityIssue {
+    /// No face was found.
+    NoFace,
+    /// A second face, not much smaller than the main one, is in the picture.
+    SeveralFaces,
+    /// Part of the face is outside the picture.
+    FaceCutOff,
+    /// The face is too small (too few pixels) to judge.
+    FaceTooSmall,
+    /// The face fills so much of the picture that the liveness check has no context around it.
+    FaceTooClose,
+    /// The head is turned to the side (yaw).
+    TurnedAway,
+    /// The head is tilted to the side (roll).
+    HeadTilted,
+    /// The head is tipped up or down (pitch).
+    LookingUpOrDown,
+    /// The face is too dark.
+    TooDark,
+    /// The face is overexposed.
+    TooBright,
+    /// The face is blurred (motion or focus).
+    Blurry,
+}
+
+impl QualityIssue {
+    /// Every issue, in the order the gates check them.
+    pub const ALL: [QualityIssue; 11] = [
+        QualityIssue::NoFace,
+        QualityIssue::SeveralFaces,
+        QualityIssue::FaceCutOff,
+        QualityIssue::FaceTooSmall,
+        QualityIssue::FaceTooClose,
+        QualityIssue::TurnedAway,
+        QualityIssue::HeadTilted,
+        QualityIssue::LookingUpOrDown,
+        QualityIssue::TooDark,
+        QualityIssue::TooBright,
+        QualityIssue::Blurry,
+    ];
+
+    /// A stable machine-readable name (`snake_case`), for the app to pick a localised text.
+    pub fn code(&self) -> &'static str {
+        match self {
+            QualityIssue::NoFace => "no_face",
+            QualityIssue::SeveralFaces => "several_faces",
+            QualityIssue::FaceCutOff => "face_cut_off",
+            QualityIssue::FaceTooSmall => "face_too_small",
+            QualityIssue::FaceTooClose => "face_too_close",
+            QualityIssue::TurnedAway => "turned_away",
+            QualityIssue::HeadTilted => "head_tilted",
+            QualityIssue::LookingUpOrDown => "looking_up_or_down",
+            QualityIssue::TooDark => "too_dark",
+            QualityIssue::TooBright => "too_bright",
+            QualityIssue::Blurry => "blurry",
+        }
+    }
+
+    /// What the driver should do, in English.
+    pub fn message(&self) -> &'static str {
+        match self {
+            QualityIssue::NoFace => "No face found: hold the phone in front of your face and look at the screen.",
+            QualityIssue::SeveralFaces => "Someone else is in the picture: make sure only your face is in the frame.",
+            QualityIssue::FaceCutOff => "Part of your face is outside the picture: centre your face in the frame.",
+            QualityIssue::FaceTooSmall => "Your face is too small in the picture: move closer to the camera.",
+            QualityIssue::FaceTooClose => "You are too close: hold the phone a little further away.",
+            QualityIssue::TurnedAway => "Face the camera: your head is turned to the side.",
+            QualityIssue::HeadTilted => "Hold your head straight: it is tilted to one side.",
+            QualityIssue::LookingUpOrDown => "Look straight at the camera: your head is tipped up or down.",
+            QualityIssue::TooDark => "Too dark: move somewhere brighter or face the light.",
+            QualityIssue::TooBright => {
+                "Too bright: move out of direct sunlight or away from a bright light behind the camera."
+            }
+            QualityIssue::Blurry => "The picture is blurred: hold the phone still and wipe the camera lens.",
+        }
+    }
+}
+
+impl std::fmt::Display for QualityIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issues_have_distinct_codes_and_messages() {
+        let mut codes: Vec<&str> = QualityIssue::ALL.iter().map(|i| i.code()).collect();
+        let mut messages: Vec<&str> = QualityIssue::ALL.iter().map(|i| i.message()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        messages.sort_unstable();
+        messages.dedup();
+        assert_eq!((codes.len(), messages.len()), (QualityIssue::ALL.len(), QualityIssue::ALL.len()));
+        assert_eq!(
+            serde_json::to_string(&QualityIssue::LookingUpOrDown).expect("serialises"),
+            "\"looking_up_or_down\""
+        );
+        assert_eq!(QualityIssue::Blurry.to_string(), QualityIssue::Blurry.message());
+    }
+}

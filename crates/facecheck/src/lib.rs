@@ -26,10 +26,10 @@ pub use decode::decode_image;
 pub use detect::{BoundingBox, Detector, Face, FaceChoice};
 pub use embed::{Embedder, Embedding};
 pub use engine::{Comparison, Engine, ModelBytes, Screening};
-pub use error::{Error, Result};
+pub use error::{Error, QualityIssue, Result};
 pub use liveness::{Liveness, LivenessScore};
 pub use model::Manifest;
-pub use quality::{QualityIssue, QualityLimits, QualityMeasures};
+pub use quality::{QualityLimits, QualityMeasures};
 pub use vault::{ErasureTicket, Kek, Vault, VaultInit};
 
 #[cfg(test)]

@@ -6,96 +6,10 @@
 //! a noisy, soft one, and the advice is then "more light", not "hold still". The limits ([`QualityLimits::SHIPPED`])
 //! and their rejection rates on ordinary photos are in `docs/liveness.md`.
 
+pub use crate::error::QualityIssue;
 use crate::pipeline::align::{align_face, ALIGNED_SIDE};
 use crate::pipeline::detect::{Face, FaceChoice};
 use image::RgbImage;
-
-/// Why a selfie cannot be used. [`QualityIssue::message`] is the advice to show the driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QualityIssue {
-    /// No face was found.
-    NoFace,
-    /// A second face, not much smaller than the main one, is in the picture.
-    SeveralFaces,
-    /// Part of the face is outside the picture.
-    FaceCutOff,
-    /// The face is too small (too few pixels) to judge.
-    FaceTooSmall,
-    /// The face fills so much of the picture that the liveness check has no context around it.
-    FaceTooClose,
-    /// The head is turned to the side (yaw).
-    TurnedAway,
-    /// The head is tilted to the side (roll).
-    HeadTilted,
-    /// The head is tipped up or down (pitch).
-    LookingUpOrDown,
-    /// The face is too dark.
-    TooDark,
-    /// The face is overexposed.
-    TooBright,
-    /// The face is blurred (motion or focus).
-    Blurry,
-}
-
-impl QualityIssue {
-    /// Every issue, in the order the gates check them.
-    pub const ALL: [QualityIssue; 11] = [
-        QualityIssue::NoFace,
-        QualityIssue::SeveralFaces,
-        QualityIssue::FaceCutOff,
-        QualityIssue::FaceTooSmall,
-        QualityIssue::FaceTooClose,
-        QualityIssue::TurnedAway,
-        QualityIssue::HeadTilted,
-        QualityIssue::LookingUpOrDown,
-        QualityIssue::TooDark,
-        QualityIssue::TooBright,
-        QualityIssue::Blurry,
-    ];
-
-    /// A stable machine-readable name (`snake_case`), for the app to pick a localised text.
-    pub fn code(&self) -> &'static str {
-        match self {
-            QualityIssue::NoFace => "no_face",
-            QualityIssue::SeveralFaces => "several_faces",
-            QualityIssue::FaceCutOff => "face_cut_off",
-            QualityIssue::FaceTooSmall => "face_too_small",
-            QualityIssue::FaceTooClose => "face_too_close",
-            QualityIssue::TurnedAway => "turned_away",
-            QualityIssue::HeadTilted => "head_tilted",
-            QualityIssue::LookingUpOrDown => "looking_up_or_down",
-            QualityIssue::TooDark => "too_dark",
-            QualityIssue::TooBright => "too_bright",
-            QualityIssue::Blurry => "blurry",
-        }
-    }
-
-    /// What the driver should do, in English.
-    pub fn message(&self) -> &'static str {
-        match self {
-            QualityIssue::NoFace => "No face found: hold the phone in front of your face and look at the screen.",
-            QualityIssue::SeveralFaces => "Someone else is in the picture: make sure only your face is in the frame.",
-            QualityIssue::FaceCutOff => "Part of your face is outside the picture: centre your face in the frame.",
-            QualityIssue::FaceTooSmall => "Your face is too small in the picture: move closer to the camera.",
-            QualityIssue::FaceTooClose => "You are too close: hold the phone a little further away.",
-            QualityIssue::TurnedAway => "Face the camera: your head is turned to the side.",
-            QualityIssue::HeadTilted => "Hold your head straight: it is tilted to one side.",
-            QualityIssue::LookingUpOrDown => "Look straight at the camera: your head is tipped up or down.",
-            QualityIssue::TooDark => "Too dark: move somewhere brighter or face the light.",
-            QualityIssue::TooBright => {
-                "Too bright: move out of direct sunlight or away from a bright light behind the camera."
-            }
-            QualityIssue::Blurry => "The picture is blurred: hold the phone still and wipe the camera lens.",
-        }
-    }
-}
-
-impl std::fmt::Display for QualityIssue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.message())
-    }
-}
 
 /// What the gates measure on one picture (all but `faces` about the chosen face).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -415,22 +329,6 @@ mod tests {
         two.yaw = 1.0;
         assert_eq!(limits.check(&two), Err(QualityIssue::TurnedAway), "pose is fixed before light");
         assert_eq!(QualityIssue::ALL.len(), cases.len());
-    }
-
-    #[test]
-    fn issues_have_distinct_codes_and_messages() {
-        let mut codes: Vec<&str> = QualityIssue::ALL.iter().map(|i| i.code()).collect();
-        let mut messages: Vec<&str> = QualityIssue::ALL.iter().map(|i| i.message()).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        messages.sort_unstable();
-        messages.dedup();
-        assert_eq!((codes.len(), messages.len()), (QualityIssue::ALL.len(), QualityIssue::ALL.len()));
-        assert_eq!(
-            serde_json::to_string(&QualityIssue::LookingUpOrDown).expect("serialises"),
-            "\"looking_up_or_down\""
-        );
-        assert_eq!(QualityIssue::Blurry.to_string(), QualityIssue::Blurry.message());
     }
 
     #[test]
