@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference of the liveness step in numpy + onnxruntime, and the golden fixtures of its Rust port.
 
-The Rust core (crates/facecheck/src/liveness.rs) and this script follow the same text (docs/liveness.md):
+The Rust core (crates/facecheck/src/pipeline/liveness.rs) and this script follow the same text (docs/liveness.md):
   - start from YuNet's box of the largest face (scripts/reference.py: decode, letterbox, detect, choose);
   - turn it into the box of the detector the MiniFASNet models were trained with: same centre, width / 0.86,
     height / 1.17 (../shared/models/SOURCES.md: YuNet boxes are ~0.86x as wide and ~1.17x as tall);
