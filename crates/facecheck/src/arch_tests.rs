@@ -1,4 +1,4 @@
-//! Cross-architecture tests (issue 5, ARM64): on aarch64 (`scripts/test-aarch64.sh` runs the suite under
+//! Cross-architecture tests (issue 5, ARM64): on aarch64 (`scripts/test-bionic.sh` runs the suite on Android's bionic under
 //! `qemu-aarch64`) the core must give the embeddings and decisions it gives on x86_64, with tract's SIMD matrix
 //! kernels for the CPU it runs on.
 //!
@@ -205,7 +205,7 @@ fn expected_families(isa: IsaSet) -> &'static [&'static str] {
     }
 }
 
-/// `FACECHECK_EXPECT_CPU` names the CPU `scripts/test-aarch64.sh` asked qemu for, so that a CPU choice that did
+/// `FACECHECK_EXPECT_CPU` names the CPU `scripts/test-bionic.sh` asked qemu for, so that a CPU choice that did
 /// not take effect fails here instead of testing the same kernels twice.
 fn check_expected_cpu(isa: IsaSet) {
     let Ok(cpu) = std::env::var("FACECHECK_EXPECT_CPU") else { return };
