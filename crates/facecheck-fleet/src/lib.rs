@@ -7,7 +7,7 @@
 //! # Test-support API (for the concurrency, crash, fuzz, browser and load tests)
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! // A server on 127.0.0.1 with a free port, on a fresh SQLite file (or any `postgres://` URL).
 //! let server = facecheck_fleet::testing::TestServer::start("sqlite:/tmp/fleet-test.db").await?;
 //! let base = server.url();                                  // "http://127.0.0.1:PORT"
