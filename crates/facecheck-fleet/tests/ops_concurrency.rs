@@ -14,7 +14,7 @@ const PARALLEL: usize = 50;
 
 /// Fires `PARALLEL` identical submissions of one signed check-in, spread round-robin over `servers`, and checks that
 /// exactly one check-in is recorded, and that every answer is the same stored answer.
-async fn same_token_in_parallel(db: &Db, servers: &[&Server], same_answers: bool) {
+async fn same_token_in_parallel(db: &Db, servers: &[&Server]) {
     let client = ops::client();
     let fleet = ops::unique("fleet");
     let driver = ops::unique("driver");
@@ -48,9 +48,6 @@ async fn same_token_in_parallel(db: &Db, servers: &[&Server], same_answers: bool
     );
     assert_eq!(rows[0]["counter"], json!(device.counter));
     assert_eq!(rows[0]["outcome"], "match");
-    if !same_answers {
-        return;
-    }
     for (status, body) in &answers {
         assert_eq!(*status, 200, "{:?}: every identical resubmission gets the stored answer: {body}", db.backend);
     }
@@ -67,23 +64,8 @@ async fn same_token_in_parallel(db: &Db, servers: &[&Server], same_answers: bool
 async fn same_token_fifty_times_in_parallel_one_replica() {
     for db in Db::all() {
         let server = Server::start(&db);
-        // PostgreSQL: exactly once holds, the identical answers do not yet (see the ignored test below).
-        let same_answers = db.backend == Backend::Sqlite;
-        same_token_in_parallel(&db, &[&server], same_answers).await;
+        same_token_in_parallel(&db, &[&server]).await;
     }
-}
-
-/// KNOWN BUG (service, PostgreSQL only): of 50 identical submissions racing, the losers of the race get 403
-/// `counter_replayed` instead of the stored answer (the protocol: "identical token resubmitted -> the stored answer,
-/// same evidence"). Exactly one check-in is stored, so nothing is accepted twice. Run with `--ignored`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "BUG: PostgreSQL answers racing identical resubmissions with counter_replayed, not the stored answer"]
-async fn identical_racing_resubmissions_get_the_stored_answer_on_postgres() {
-    let Some(db) = Db::postgres() else { return };
-    let a = Server::start(&db);
-    let b = Server::start(&db);
-    same_token_in_parallel(&db, &[&a], true).await;
-    same_token_in_parallel(&db, &[&a, &b], true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -92,7 +74,7 @@ async fn same_token_fifty_times_in_parallel_two_replicas_on_one_postgres() {
     let a = Server::start(&db);
     let b = Server::start(&db);
     assert_ne!(a.port, b.port);
-    same_token_in_parallel(&db, &[&a, &b], false).await;
+    same_token_in_parallel(&db, &[&a, &b]).await;
 }
 
 /// 50 *different* tokens (each a valid signature, counters 1..=50) for one nonce, raced over the replicas:
