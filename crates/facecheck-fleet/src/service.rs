@@ -899,8 +899,7 @@ impl Service {
             max_age_secs: u(policy.erasure_max_age_secs),
             skew_secs: self.config.skew_secs,
         };
-        let verified = verify_erasure_receipt(receipt, &key.known(), &expected, None)
-            .map_err(|e| refusal(&e))?;
+        let verified = verify_erasure_receipt(receipt, &key.known(), &expected, None).map_err(|e| refusal(&e))?;
         for _ in 0..RETRIES {
             let mut tx = self.db.begin().await?;
             match self.erase_tx(&mut tx, &st, &key, verified.counter(), verified.issued_at(), now).await {
