@@ -33,9 +33,25 @@ pub fn argument_or_stdin(argument: &str) -> Result<String, String> {
     Ok(text.trim().to_owned())
 }
 
+/// An exclusive lock on the file `<path>.lock` beside `path`, held until the returned handle is dropped: the
+/// read-verify-write of a registry or counter-state file runs under it, so concurrent commands on the same file take
+/// turns instead of each accepting the same token. Waits for a lock another process holds.
+pub fn lock_beside(path: &Path) -> Result<File, String> {
+    let name = path.file_name().ok_or_else(|| format!("{} is not a file name", path.display()))?;
+    let lock_path = path.with_file_name(format!("{}.lock", name.to_string_lossy()));
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open the lock file {}: {e}", lock_path.display()))?;
+    file.lock().map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    Ok(file)
+}
+
 /// Replaces `path` with `bytes` atomically: a temp file in the same folder is written and synced, renamed over
-/// `path`, and the folder synced, so a crash leaves the old file or the new one. There is no lock: one writer at a
-/// time per file.
+/// `path`, and the folder synced, so a crash leaves the old file or the new one. Concurrent writers take
+/// [`lock_beside`] first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let fail = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
     let name = path.file_name().ok_or_else(|| format!("{} is not a file name", path.display()))?;

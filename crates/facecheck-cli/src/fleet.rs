@@ -2,8 +2,8 @@
 //! files and print; the checks are `facecheck_attest`'s.
 //!
 //! The registry (`--registry R.json`) and the counter state (`--state S.json`) are the JSON forms of
-//! `facecheck_attest::Registry` and `CounterState`, replaced atomically on every change. Neither is locked: run one
-//! command at a time against the same files.
+//! `facecheck_attest::Registry` and `CounterState`, replaced atomically on every change, each read-check-write under
+//! an exclusive lock on `<file>.lock` (`files::lock_beside`), so concurrent commands on the same files take turns.
 
 use crate::files;
 use facecheck_attest::{
@@ -74,6 +74,7 @@ pub enum AttestCommand {
 pub fn registry(command: RegistryCommand) -> Result<(), String> {
     match command {
         RegistryCommand::Add { registry: path, fleet, driver, skew, statement } => {
+            let _lock = files::lock_beside(&path)?;
             let mut registry = load_registry(&path, true)?;
             let fleet = match fleet {
                 Some(fleet) => fleet,
@@ -103,6 +104,7 @@ pub fn registry(command: RegistryCommand) -> Result<(), String> {
         }
         RegistryCommand::Revoke { registry: path, kid } => {
             let kid = KeyId::parse(kid.trim()).map_err(|e| e.to_string())?;
+            let _lock = files::lock_beside(&path)?;
             let mut registry = load_registry(&path, false)?;
             registry.revoke(&kid).map_err(|e| format!("{}: {e}", path.display()))?;
             files::write_atomic(&path, &registry.to_json_bytes())?;
@@ -125,6 +127,8 @@ pub fn attest(command: AttestCommand) -> Result<(), String> {
     };
     let expected =
         Expectations { fleet: &fleet, nonce: &nonce, driver: None, block: None, now_unix: now, skew_secs: skew };
+    // Held until the recorded counter is written: the state is read, checked and written by one command at a time.
+    let _lock = state.as_deref().map(files::lock_beside).transpose()?;
     let mut counters = match &state {
         None => None,
         Some(state_path) => Some(match files::read_if_present(state_path)? {

@@ -134,6 +134,24 @@ fn keygen_enroll_register_checkin_verify_replay_erase() {
     // The same token again: a replay.
     let err = fails(&dir, &[&verify[..], &["nonce-1", &token]].concat());
     assert!(err.contains("replay"), "{err}");
+
+    // The same token verified by 20 processes at once against one fresh state file: the read-check-write of the
+    // state runs under a lock, so exactly one accepts it (without the lock most runs accepted it twice or more).
+    let racers: Vec<_> = (0..20)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_facecheck"))
+                .args(["attest", "verify", "--registry", "registry.json", "--state", "raced.json"])
+                .args(["--nonce", "nonce-1", &token])
+                .current_dir(&dir.0)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the binary runs")
+        })
+        .collect();
+    let accepted = racers.into_iter().map(|mut c| c.wait().expect("finishes")).filter(|s| s.success()).count();
+    assert_eq!(accepted, 1, "one of 20 concurrent verifications of one token accepts it");
     // A wrong nonce or fleet has its own message.
     let err = fails(&dir, &["attest", "verify", "--registry", "registry.json", "--nonce", "other", &token]);
     assert!(err.contains("nonce does not match"), "{err}");
