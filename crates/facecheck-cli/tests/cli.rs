@@ -1,32 +1,12 @@
 //! The device and fleet commands end to end, running the built `facecheck` binary in a temp directory: keygen →
 //! enroll → registry add → checkin → attest verify (and a replay) → a no-match → erase → receipt.
 
+mod common;
+
+use common::{fixture, TempDir};
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-/// A fresh directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("facecheck-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the test directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../facecheck/tests/fixtures").join(name);
-    path.to_str().expect("UTF-8 path").to_owned()
-}
 
 /// Runs `facecheck args...` in `dir`, with `stdin` piped in if given.
 fn run(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {

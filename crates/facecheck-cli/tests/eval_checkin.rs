@@ -10,32 +10,15 @@
 //!   its second selfie;
 //! - `Person_D`: one image, too few to be studied.
 
+mod common;
+
+use common::{fixture_path, TempDir};
+
 use facecheck::checkin::{self, Challenge, Outcome};
 use facecheck::{Engine, Error, Kek};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("facecheck-eval-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the test directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../facecheck/tests/fixtures").join(name)
-}
 
 fn groups_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lfw-groups")
@@ -61,10 +44,10 @@ fn tiny_lfw(root: &Path) -> Vec<(&'static str, Vec<PathBuf>)> {
                     let path = folder.join(format!("{name}_{:04}.jpg", i + 1));
                     match file.strip_prefix("MIRROR ") {
                         Some(source) => {
-                            image::open(fixture(source)).expect("decodes").fliph().save(&path).expect("saves")
+                            image::open(fixture_path(source)).expect("decodes").fliph().save(&path).expect("saves")
                         }
                         None => {
-                            std::fs::copy(fixture(file), &path).expect("copy the fixture");
+                            std::fs::copy(fixture_path(file), &path).expect("copy the fixture");
                         }
                     }
                     path

@@ -3,6 +3,10 @@
 //! goes to review → the same code again is refused → a restored old vault refuses to sign → erase → the erased key
 //! is refused by the fleet → a dead server is a clear error; and `facecheck demo` runs.
 
+mod common;
+
+use common::{fixture, TempDir};
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -11,23 +15,6 @@ use std::time::{Duration, Instant};
 const FLEET: &str = "fleet-e2e";
 const DRIVER: &str = "driver-7";
 const NOTICE: &str = "facecheck-consent-v1";
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("facecheck-fleet-e2e-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the test directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The `facecheck-fleet` binary, built (or found up to date) in this test's target directory and profile.
 fn fleet_binary() -> PathBuf {
@@ -100,11 +87,6 @@ impl Drop for Fleet {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../facecheck/tests/fixtures").join(name);
-    path.to_str().expect("UTF-8 path").to_owned()
 }
 
 fn run(dir: &TempDir, args: &[&str]) -> Output {
