@@ -8,6 +8,12 @@ Derived from the copied sample photos (obama.jpg, obama1.jpg, obama2.jpg, biden2
     text.jpg               plain text under a .jpg name (only content sniffing can reject it)
     huge_dimensions.png    valid signature and IHDR claiming 60000x60000 RGB, then a tiny IDAT: must be refused
                            before any 10 GB allocation (Pillow raises DecompressionBombError)
+    too_wide.png           the same for 4097x16: one pixel wider than the decoder's 4096-pixel side limit
+    too_many_pixels.png    the same for 4000x4001: within the side limit, 4000 pixels over the 16-megapixel limit
+    iccp_bomb.png          a valid 16x16 RGB PNG whose iCCP chunk (16 KiB) inflates to a 16 MiB colour profile,
+                           twice what the decoder may allocate besides the pixels: it must stop inflating there
+    progressive_444.jpg    a plain grey 4000x4000 (16-megapixel) progressive JPEG without chroma subsampling: the
+                           costliest decode the limits let through (all its coefficients are held), in 188 KB
     rgb16.png              16-bit RGB face (obama.jpg area-averaged 8x down in f64: the low bytes carry real detail)
     cmyk.jpg               CMYK JPEG (Pillow writes an Adobe APP14 marker) of a downscaled obama.jpg
     gray.jpg               8-bit grayscale JPEG of biden2.jpg downscaled to 400x400
@@ -36,10 +42,11 @@ def png_chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def png_bytes(width, height, bit_depth, idat):
-    """A PNG file of colour type 2 (RGB) with the given IHDR fields and raw IDAT payload."""
+def png_bytes(width, height, bit_depth, idat, before_idat=b""):
+    """A PNG file of colour type 2 (RGB) with the given IHDR fields and raw IDAT payload (and chunks before it)."""
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, 2, 0, 0, 0)
-    return PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + before_idat + png_chunk(b"IDAT", idat)
+            + png_chunk(b"IEND", b""))
 
 
 def rgb16_png(pixels):
@@ -69,6 +76,16 @@ def main(argv=None):
 
     huge_row = b"\x00" + bytes(3 * 60000)
     (out / "huge_dimensions.png").write_bytes(png_bytes(60000, 60000, 8, zlib.compress(huge_row, 9)))
+    for name, width, height in (("too_wide.png", 4097, 16), ("too_many_pixels.png", 4000, 4001)):
+        row = b"\x00" + bytes(3 * width)
+        (out / name).write_bytes(png_bytes(width, height, 8, zlib.compress(row, 9)))
+    # iCCP: profile name, NUL, compression method 0, zlib stream.
+    bomb = png_chunk(b"iCCP", b"bomb\x00\x00" + zlib.compress(bytes(16 << 20), 9))
+    rows = (b"\x00" + bytes(range(48))) * 16
+    (out / "iccp_bomb.png").write_bytes(png_bytes(16, 16, 8, zlib.compress(rows, 9), before_idat=bomb))
+
+    Image.new("RGB", (4000, 4000), (128, 128, 128)).save(
+        out / "progressive_444.jpg", quality=90, progressive=True, subsampling=0)
 
     with Image.open(out / "obama.jpg") as im:
         obama = ImageOps.exif_transpose(im).convert("RGB")
@@ -97,8 +114,9 @@ def main(argv=None):
     with Image.open(out / "exif_orientation6.jpg") as im:
         assert ImageOps.exif_transpose(im).size == upright.size, "EXIF orientation 6 does not restore the upright size"
 
-    for name in ("truncated.jpg", "empty.jpg", "text.jpg", "huge_dimensions.png", "rgb16.png", "cmyk.jpg",
-                 "gray.jpg", "rgba.png", "exif_orientation6.jpg"):
+    for name in ("truncated.jpg", "empty.jpg", "text.jpg", "huge_dimensions.png", "too_wide.png",
+                 "too_many_pixels.png", "iccp_bomb.png", "progressive_444.jpg", "rgb16.png", "cmyk.jpg", "gray.jpg", "rgba.png",
+                 "exif_orientation6.jpg"):
         print(f"{name:24s} {(out / name).stat().st_size:>8d} bytes")
 
 

@@ -1,51 +1,66 @@
-//! Decoding untrusted JPEG/PNG bytes into upright 8-bit RGB.
+//! Decoding untrusted JPEG/PNG bytes into upright 8-bit RGB, within fixed bounds.
+//!
+//! # Bounds
+//! A selfie is at most [`MAX_ENCODED_BYTES`] (16 MiB) of JPEG or PNG, [`MAX_SIDE`] (4096) pixels a side and
+//! [`MAX_PIXELS`] (16 megapixels) in all: a phone's 12-megapixel selfie camera (4032x3024) fits, a 50-megapixel
+//! main camera does not. The byte count is checked first, the sizes as soon as the header is read, before any pixel
+//! memory is allocated; and what the decoders allocate besides the pixels (a PNG's ICC profile, text and EXIF
+//! chunks, row buffers) is held to [`MAX_DECODER_SCRATCH`] through `image::Limits`, so a small file that inflates
+//! into a large profile is refused.
+//!
+//! One decode therefore holds at most the RGB result (3 bytes a pixel, 48 MB at the limit) and, for a moment, one
+//! of: the 4-byte pixels of an RGBA PNG before the alpha is dropped (64 MB), a progressive JPEG's coefficients
+//! (2 bytes a sample, up to 96 MB for three full-resolution components), or a second RGB buffer while an EXIF
+//! rotation is applied. A check-in decodes its frames one at a time and keeps the picture of the best so far, so
+//! with [`MAX_FRAMES`](crate::checkin::MAX_FRAMES) frames at these limits its peak resident set is the models, the
+//! frames' bytes (at most 8 x 16 MiB) and about 200 MiB: measured on x86_64, 431 MiB in all, of which 90 MiB of
+//! loaded models, 128 MiB of frames and 213 MiB for the check-in. `tests/checkin_memory.rs` measures it (the
+//! costliest frames: progressive JPEGs padded to the byte limit) and holds the check-in to 256 MiB.
 
 use crate::{Error, Result};
-use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageFormat, ImageReader, RgbImage};
+use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 use std::io::Cursor;
 
-/// Largest accepted side, in pixels (a 50-megapixel phone photo is 8160 wide).
-pub const MAX_SIDE: u32 = 10_000;
-/// Largest accepted pixel count (64 megapixels: at most 192 MiB of RGB).
-pub const MAX_PIXELS: u64 = 64_000_000;
+/// Largest accepted encoded image, in bytes (16 MiB; a 12-megapixel camera JPEG is 2 to 6 MiB).
+pub const MAX_ENCODED_BYTES: usize = 16 << 20;
+/// Largest accepted side, in pixels.
+pub const MAX_SIDE: u32 = 4096;
+/// Largest accepted pixel count (16 megapixels: 48 MB of RGB).
+pub const MAX_PIXELS: u64 = 16_000_000;
+/// What a decoder may allocate besides the pixels, in bytes (8 MiB).
+pub const MAX_DECODER_SCRATCH: u64 = 8 << 20;
 
 /// Decodes JPEG or PNG bytes to 8-bit RGB with the EXIF orientation applied.
 ///
 /// Accepts 8-bit RGB, RGBA (alpha dropped) and grayscale. Refuses, with a typed error and before allocating pixel
-/// memory, anything else: images over [`MAX_SIDE`] or [`MAX_PIXELS`], 16-bit and CMYK images, other formats,
-/// truncated or corrupt data.
+/// memory, anything else: more than [`MAX_ENCODED_BYTES`], images over [`MAX_SIDE`] or [`MAX_PIXELS`], 16-bit and
+/// CMYK images, other formats, truncated or corrupt data, and files whose decoding needs more than
+/// [`MAX_DECODER_SCRATCH`] besides the pixels.
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage> {
     if bytes.is_empty() {
         return Err(Error::InvalidImage("empty input".into()));
     }
-    let reader =
+    check_encoded_len(bytes.len())?;
+    let mut reader =
         ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::InvalidImage(e.to_string()))?;
-    let format = match reader.format() {
-        Some(jpeg @ ImageFormat::Jpeg) => {
-            check_jpeg_structure(bytes)?;
-            jpeg
-        }
-        Some(png @ ImageFormat::Png) => png,
+    match reader.format() {
+        Some(ImageFormat::Jpeg) => check_jpeg_structure(bytes)?,
+        Some(ImageFormat::Png) => {}
         _ => return Err(Error::InvalidImage("neither JPEG nor PNG".into())),
-    };
-    // The header alone says how large the image is: refuse absurd sizes before any pixel memory is allocated.
-    let mut probe = ImageReader::new(Cursor::new(bytes));
-    probe.set_format(format);
-    probe.no_limits();
-    let (width, height) = probe.into_dimensions().map_err(to_error)?;
-    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(too_large(width, height));
     }
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_PIXELS * 4);
-    let mut reader = reader;
-    reader.limits(limits);
+    // The decoder reads the header: refuse absurd sizes before any pixel memory is allocated. It is held to the
+    // scratch limit from the start (a PNG's metadata chunks are read with the header), to the size limits only once
+    // the size has been reported with its own error.
+    reader.limits(limits(None));
     let mut decoder = reader.into_decoder().map_err(to_error)?;
+    let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
         return Err(Error::InvalidImage("zero-sized image".into()));
     }
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(too_large(width, height));
+    }
+    decoder.set_limits(limits(Some(MAX_SIDE))).map_err(to_error)?;
     match decoder.original_color_type() {
         ExtendedColorType::L8
         | ExtendedColorType::La8
@@ -66,9 +81,28 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage> {
         other => return Err(Error::UnsupportedImage(format!("{other:?} pixels"))),
     }
     let orientation = decoder.orientation().map_err(to_error)?;
-    let mut image = DynamicImage::from_decoder(decoder).map_err(to_error)?;
+    // To RGB before turning: a 4-byte picture is dropped at once rather than rotated (and copied) first.
+    let mut image = DynamicImage::ImageRgb8(DynamicImage::from_decoder(decoder).map_err(to_error)?.into_rgb8());
     image.apply_orientation(orientation);
     Ok(image.into_rgb8())
+}
+
+/// Refuses more than [`MAX_ENCODED_BYTES`] of encoded image: the first check of [`decode_image`], for callers that
+/// can refuse the bytes before they copy them (the JNI bridge).
+pub fn check_encoded_len(len: usize) -> Result<()> {
+    if len > MAX_ENCODED_BYTES {
+        return Err(Error::InvalidImage(format!("{len} bytes, more than {MAX_ENCODED_BYTES}")));
+    }
+    Ok(())
+}
+
+/// The decoder limits: [`MAX_DECODER_SCRATCH`] besides the pixels, and at most `max_side` pixels a side.
+fn limits(max_side: Option<u32>) -> Limits {
+    let mut limits = Limits::no_limits();
+    limits.max_image_width = max_side;
+    limits.max_image_height = max_side;
+    limits.max_alloc = Some(MAX_DECODER_SCRATCH);
+    limits
 }
 
 /// Walks the JPEG marker segments: refuses CMYK/YCCK (four components), which the decoder would silently convert,
@@ -106,7 +140,7 @@ fn too_large(width: u32, height: u32) -> Error {
 
 fn to_error(e: image::ImageError) -> Error {
     match e {
-        image::ImageError::Limits(_) => Error::InvalidImage("image exceeds the decoder's memory limit".into()),
+        image::ImageError::Limits(_) => Error::InvalidImage("the decoder would need more memory than allowed".into()),
         image::ImageError::Unsupported(u) => Error::UnsupportedImage(u.to_string()),
         other => Error::InvalidImage(other.to_string()),
     }
