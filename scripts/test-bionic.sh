@@ -96,9 +96,7 @@ cargo test --release "${packages[@]}" --target "$FACECHECK_ANDROID_TARGET" --no-
 echo "aarch64-linux-android build of the core's tests: $(($(seconds) - start)) s"
 # cargo runs each test binary through the runner, in the crate's directory. std's temp_dir() is /data/local/tmp on
 # Android: TMPDIR points it at the host's. FACECHECK_EXPECT_CPU makes the kernel test check that tract saw an A53.
-# One test is skipped, for a platform difference it documents rather than a fault: Rust's std has no file locks on
-# Android (File::try_lock is Unsupported there), so the vault skips its `.lock` file, as vault.rs says, and
-# `vault_second_handle_is_busy` cannot get VaultBusy; on a phone the app's single engine is what keeps one handle.
+# The vault's lock tests run here too: the vault locks with flock(2), which bionic has (std's File::try_lock does not).
 # Of the check-in policy tests (`checkin_*`, 6 minutes of the 11 under qemu) only the end-to-end one runs here: the
 # others add no arithmetic that the golden, cross-architecture and engine tests do not run, and the JNI driver above
 # already enrolls, checks in and erases on both userlands; the host runs them all (scripts/test.sh).
@@ -111,7 +109,7 @@ core_tests() {
     cargo test --release "${packages[@]}" --target "$FACECHECK_ANDROID_TARGET" --no-fail-fast -- --show-output "$@" \
     2> >(grep -v 'unsupported flags DT_FLAGS_1' >&2)
 }
-core_tests --skip checkin_ --skip vault_second_handle_is_busy || failures=$((failures + 1))
+core_tests --skip checkin_ || failures=$((failures + 1))
 core_tests --exact "$e2e" || failures=$((failures + 1))
 echo "facecheck tests on bionic under qemu-aarch64 (Cortex-A53, Android 6.0): $(($(seconds) - start)) s"
 

@@ -16,9 +16,10 @@
 //! - **Retention.** The template is wiped, and the file rewritten as not enrolled, once
 //!   [`retention_days`](Vault::retention_days) have passed since the later of the enrollment and the last successful
 //!   check-in; this is checked by [`Vault::open`] and by every operation that takes `now`.
-//! - **One handle at a time.** A vault is opened with an exclusive lock on a `<vault>.lock` file next to it, so two
-//!   processes cannot advance the same counter. Where the standard library has no file locks (Android before Rust
-//!   1.98) the lock is skipped: the app's private storage has a single process, which must keep a single handle.
+//! - **One handle at a time.** A vault is opened with an exclusive lock on a `<vault>.lock` file next to it
+//!   (`flock(2)`, on Linux and Android alike, and a table of the vaults this process holds), so two handles, in one
+//!   process or two, cannot advance the same counter: the second gets [`Error::VaultBusy`]. Where no lock can be
+//!   taken, the vault does not open.
 //!
 //! # Where things are
 //! The vault is one folder, a file per concept (`crates/facecheck/src/device/vault/`):
@@ -77,7 +78,7 @@ use crate::pipeline::embed::Embedding;
 use crate::{Error, Result};
 use format::{Kdf, State};
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use store::WriteStep;
@@ -134,7 +135,7 @@ pub struct Vault {
     kdf: Kdf,
     driver_id: String,
     state: State,
-    _lock: Option<File>,
+    _lock: store::VaultLock,
     crash_before: Option<WriteStep>,
 }
 

@@ -4,16 +4,21 @@
 //! - Every write goes to `<vault>.tmp` (created new, mode `0600`), is synced, renamed over the vault, and the
 //!   directory synced; a crash at any point leaves the old or the new vault, and a leftover temp file is removed by
 //!   the next open or write. [`WriteStep`] names the steps so that tests can stop a write before any of them.
-//! - A vault is opened with an exclusive lock on `<vault>.lock`, so two processes cannot advance the same counter.
-//!   Where the standard library has no file locks (Android before Rust 1.98) the lock is skipped.
+//! - A vault is opened with an exclusive lock on `<vault>.lock` ([`VaultLock`]), so two handles (in this process or
+//!   another) cannot advance the same counter: `flock(2)` (through `rustix`, the same call on Linux and on Android,
+//!   where the standard library's `File::try_lock` is unsupported) and a process-wide table of the lock files this
+//!   process holds, which keeps the guarantee inside one process where a filesystem emulates `flock` with
+//!   per-process locks (NFS). A platform or filesystem that cannot lock fails the open: there is no unlocked vault.
 //! - A read stops after the largest file a vault can be.
 
 use super::format::MAX_FILE_LEN;
 use crate::{Error, Result};
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 /// The steps of an atomic write, in order. Tests stop a write just before any of them to simulate a crash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,8 +53,34 @@ fn private_options() -> OpenOptions {
     options
 }
 
-/// Takes the exclusive lock on `<vault>.lock`; `None` where the platform has no file locks.
-pub(super) fn lock_vault(path: &Path) -> Result<Option<File>> {
+/// The lock files this process holds, by device and inode: a second handle in this process is refused here, before
+/// `flock(2)` is asked, whatever the filesystem's locks do within one process.
+static HELD: Mutex<BTreeSet<(u64, u64)>> = Mutex::new(BTreeSet::new());
+
+fn held() -> std::sync::MutexGuard<'static, BTreeSet<(u64, u64)>> {
+    // The set is only inserted into and removed from, never left half-changed: a poisoned lock is still sound.
+    HELD.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The exclusive hold of one vault: the open `<vault>.lock` with its `flock(2)` lock, and its entry in this
+/// process's table. Dropping it releases both.
+pub(super) struct VaultLock {
+    // Closing the file releases the flock.
+    _file: File,
+    id: (u64, u64),
+}
+
+impl Drop for VaultLock {
+    fn drop(&mut self) {
+        held().remove(&self.id);
+    }
+}
+
+/// Takes the exclusive lock on `<vault>.lock`: [`Error::VaultBusy`] if another handle, in this process or another,
+/// holds it; [`Error::VaultIo`] if the lock file cannot be opened or locked (a filesystem without locks included).
+pub(super) fn lock_vault(path: &Path) -> Result<VaultLock> {
+    use rustix::fs::{flock, FlockOperation};
+    use std::os::unix::fs::MetadataExt;
     let file = private_options()
         .read(true)
         .write(true)
@@ -57,11 +88,27 @@ pub(super) fn lock_vault(path: &Path) -> Result<Option<File>> {
         .truncate(false)
         .open(lock_path(path))
         .map_err(|source| Error::VaultIo { op: "open the lock file", source })?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(fs::TryLockError::WouldBlock) => Err(Error::VaultBusy),
-        Err(fs::TryLockError::Error(e)) if e.kind() == io::ErrorKind::Unsupported => Ok(None),
-        Err(fs::TryLockError::Error(source)) => Err(Error::VaultIo { op: "lock the vault", source }),
+    let meta = file.metadata().map_err(|source| Error::VaultIo { op: "inspect the lock file", source })?;
+    let id = (meta.dev(), meta.ino());
+    let mut table = held();
+    if !table.insert(id) {
+        return Err(Error::VaultBusy);
+    }
+    // From here on, the lock's drop removes the entry again, whether flock succeeds or not.
+    let lock = VaultLock { _file: file, id };
+    match flock(&lock._file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {
+            drop(table);
+            Ok(lock)
+        }
+        Err(e) => {
+            drop(table); // the lock's drop takes the table again
+            let e = io::Error::from(e);
+            Err(match e.kind() {
+                io::ErrorKind::WouldBlock => Error::VaultBusy,
+                _ => Error::VaultIo { op: "lock the vault", source: e },
+            })
+        }
     }
 }
 

@@ -21,6 +21,24 @@ fn vault_second_handle_is_busy() {
 }
 
 #[test]
+fn vault_lock_is_a_flock_that_other_processes_see() {
+    use rustix::fs::{flock, FlockOperation};
+    let dir = TempDir::new("flock");
+    let vault = create(&dir);
+    // A second open file description of the lock file, as another process holds one: its exclusive flock is
+    // refused while the vault is open (on Android too, where std's File::try_lock is unsupported).
+    let other = fs::File::open(lock_path(&dir.vault())).expect("open the lock file");
+    let refused = flock(&other, FlockOperation::NonBlockingLockExclusive).expect_err("the open vault holds the flock");
+    assert_eq!(io::Error::from(refused).kind(), io::ErrorKind::WouldBlock);
+    drop(vault);
+    flock(&other, FlockOperation::NonBlockingLockExclusive).expect("the flock is released with the vault");
+    // While another process holds it, the vault does not open.
+    assert!(matches!(open(&dir, T0), Err(Error::VaultBusy)));
+    flock(&other, FlockOperation::Unlock).expect("unlock");
+    open(&dir, T0).expect("open once the other holder let go");
+}
+
+#[test]
 fn vault_counter_is_strictly_increasing_and_durable() {
     let dir = TempDir::new("counter");
     let mut vault = create(&dir);
