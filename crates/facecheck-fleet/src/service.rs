@@ -457,6 +457,13 @@ impl Service {
             .consent
             .clone()
             .ok_or_else(|| ApiError::forbidden("consent_required", "the statement carries no consent record"))?;
+        // The driver must have accepted the notice this fleet shows now, and before signing the statement.
+        if consent.notice != self.config.consent_notice || consent.accepted_at > claims.issued_at {
+            return Err(ApiError::forbidden(
+                "consent_outdated",
+                "the consent record is not an acceptance of the fleet's current notice before the statement",
+            ));
+        }
         let kid = verified.key_id().clone();
         let evidence = self.evidence(&fleet, &driver, EvidenceKind::Registration, &st, "accepted", "", now)?;
         let response = json!({
