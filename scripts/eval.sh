@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 data="${1:?usage: scripts/eval.sh DATA_DIR}"
 out="${EVAL_OUT:-target-eval}"
 mkdir -p "$out"
-cargo build --release -p facecheck-cli
+cargo build --release --workspace --lib --bins --tests # the test suite's feature set: tract is not compiled again
 bin="${CARGO_TARGET_DIR:-target}/release/facecheck"
 
 echo "== LFW View 1: threshold from pairsDevTrain, accuracy on pairsDevTest"

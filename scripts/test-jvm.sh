@@ -12,9 +12,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/facecheck-target}"
 command -v javac >/dev/null || ensure_debs openjdk-17-jdk-headless
 ensure_debs kotlin
 
-# The library with its test-only natives (feature `testing`: panics on demand), and the fleet-side verifier.
-cargo build --release -p facecheck-cli
-cargo build --release -p facecheck-jni --features testing
+# The library with its test-only natives (feature `testing`: panics on demand), and the fleet-side verifier. Built
+# with the workspace's feature set (as `cargo test --release --workspace` resolves it): with `-p`, cargo would resolve
+# the dependencies' features for that package alone and compile tract (and the fleet's stack) again.
+cargo build --release --workspace --lib --bins --tests --features facecheck-jni/testing
 lib="$CARGO_TARGET_DIR/release/libfacecheck_jni.so"
 cli="$CARGO_TARGET_DIR/release/facecheck"
 

@@ -29,7 +29,9 @@ fn build_fleet_binary() -> PathBuf {
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut build = Command::new(cargo);
-    build.args(["build", "-p", "facecheck-fleet", "--bin", "facecheck-fleet"]).env("CARGO_TARGET_DIR", target_dir);
+    // The workspace's feature set, as the test suite's own build resolved it: `-p facecheck-fleet` alone would
+    // resolve the dependencies' features differently and compile the fleet's stack a second time.
+    build.args(["build", "--workspace", "--lib", "--bins", "--tests"]).env("CARGO_TARGET_DIR", target_dir);
     if release {
         build.arg("--release");
     }
