@@ -4,6 +4,10 @@
 //! A key file holds the 32 raw bytes of a vault's key-encryption key, readable by its owner only; every vault command
 //! reads it with `--key-file` and refuses a file other users can read.
 //!
+//! Time: every command reads the wall clock and, on Linux, `CLOCK_BOOTTIME` (seconds since boot, counting through
+//! sleep, not settable) and passes both to the core ([`clock`]), which serves a lock-out on the smaller of the two
+//! progresses, so setting the clock forward does not end one. Elsewhere only the wall clock is read.
+//!
 //! With `--server URL`, `enroll`, `checkin` and `erase` talk to the fleet service ([`crate::client`]):
 //! - `enroll --server URL --code CODE --consent-notice VERSION IMG...` looks the code up (fleet, driver, fleet key,
 //!   the consent notice the fleet asks for), refuses unless VERSION is that notice (passing it is the driver's
@@ -20,7 +24,7 @@ use crate::client::{self, Client};
 use crate::files;
 use facecheck::checkin::{self, Challenge, EnrollmentContext, ERASURE_NONCE};
 use facecheck::vault::KEK_LEN;
-use facecheck::{Engine, Kek, Vault};
+use facecheck::{Clock, Engine, Kek, Vault};
 use facecheck_attest::{CodeBinding, Consent, EvidenceKind, DEFAULT_SKEW_SECS};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -140,7 +144,7 @@ pub fn enroll(models: &Path, args: EnrollArgs) -> Result<(), String> {
         return Err("give --driver and --fleet, or --server, --code and --consent-notice".to_owned());
     };
     let engine = crate::load_engine(models)?;
-    let now = files::now()?;
+    let now = clock()?;
     let enrolled = checkin::enroll(&engine, &args.vault.vault, &kek, driver, fleet, &selfies, now)
         .map_err(|e| format!("{}: {e}", args.vault.vault.display()))?;
     println!("{}", enrolled.registration);
@@ -157,14 +161,14 @@ pub fn checkin(models: &Path, args: CheckinArgs) -> Result<(), String> {
     if let Some(server) = &args.server {
         let client = Client::new(server)?;
         let engine = crate::load_engine(models)?;
-        let mut vault = open_vault(&args.vault, files::now()?)?;
+        let mut vault = open_vault(&args.vault, clock()?)?;
         let answer = checkin_at(&engine, &mut vault, &args.vault.vault, &client, &args.block, &frames)?;
         println!("{}", serde_json::to_string_pretty(&answer).expect("serialisable"));
         return Ok(());
     }
     let nonce = args.nonce.as_deref().ok_or("give --nonce (the server's challenge), or --server")?;
     let engine = crate::load_engine(models)?;
-    let now = files::now()?;
+    let now = clock()?;
     let mut vault = open_vault(&args.vault, now)?;
     let challenge = Challenge { nonce, block: &args.block };
     let result = checkin::check_in(&engine, &mut vault, &challenge, &frames, now)
@@ -176,7 +180,7 @@ pub fn checkin(models: &Path, args: CheckinArgs) -> Result<(), String> {
 
 /// Erases the template and prints the signed receipt.
 pub fn erase(args: EraseArgs) -> Result<(), String> {
-    let now = files::now()?;
+    let now = clock()?;
     let mut vault = open_vault(&args.vault, now)?;
     if let Some(server) = &args.server {
         let client = Client::new(server)?;
@@ -199,7 +203,7 @@ pub fn erase(args: EraseArgs) -> Result<(), String> {
 
 /// Prints the vault's state as JSON.
 pub fn status(args: StatusArgs) -> Result<(), String> {
-    let now = files::now()?;
+    let now = clock()?;
     let vault = open_vault(&args.vault, now)?;
     let status = checkin::status(&vault, now).map_err(|e| format!("{}: {e}", args.vault.vault.display()))?;
     println!("{}", serde_json::to_string_pretty(&status).expect("a status always serialises"));
@@ -260,10 +264,10 @@ pub fn enroll_by_code(
             return Err(format!("the code is for {what} {named:?}, not {:?}", given.unwrap_or_default()));
         }
     }
-    let now = files::now()?;
+    let now = clock()?;
     let context = EnrollmentContext {
         code: Some(CodeBinding::of_code(&code)),
-        consent: Some(Consent { notice: consent_notice.to_owned(), accepted_at: now }),
+        consent: Some(Consent { notice: consent_notice.to_owned(), accepted_at: now.wall }),
     };
     let enrolled = checkin::enroll_with(engine, path, kek, &driver, &fleet, selfies, &context, now)
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -300,7 +304,7 @@ pub fn enroll_by_code(
         "fleet": pin.fleet,
         "driver": pin.driver,
         "server": pin.server,
-        "consent": {"notice": consent_notice, "accepted_at": now},
+        "consent": {"notice": consent_notice, "accepted_at": now.wall},
         "statement_hash": facecheck_attest::statement_hash(&statement),
         "evidence": client::field(&answer, "evidence")?,
         "evidence_verified": true,
@@ -330,7 +334,7 @@ pub fn checkin_at(
     block: &str,
     frames: &[Vec<u8>],
 ) -> Result<Value, String> {
-    let status = checkin::status(vault, files::now()?).map_err(|e| format!("{}: {e}", path.display()))?;
+    let status = checkin::status(vault, clock()?).map_err(|e| format!("{}: {e}", path.display()))?;
     if !status.enrolled {
         return Err(format!("{}: {}", path.display(), facecheck::Error::VaultNotEnrolled));
     }
@@ -341,10 +345,10 @@ pub fn checkin_at(
     let block = client::field(&challenge, "block")?;
     let server_time = client::number(&challenge, "server_time")?;
     let last_counter = client::number(&challenge, "last_counter")?;
-    let now = files::now()?;
-    let off = now.abs_diff(server_time);
+    let now = clock()?;
+    let off = now.wall.abs_diff(server_time);
     if off > DEFAULT_SKEW_SECS {
-        let way = if now > server_time { "ahead of" } else { "behind" };
+        let way = if now.wall > server_time { "ahead of" } else { "behind" };
         return Err(format!(
             "this device's clock is {off} s {way} the fleet's (more than the {DEFAULT_SKEW_SECS} s the fleet accepts):              nothing was signed; set the clock and check in again"
         ));
@@ -374,7 +378,7 @@ pub fn checkin_at(
 
 /// `erase --server`: erases, delivers the receipt, checks the evidence. Returns the JSON printed.
 pub fn erase_at(vault: &mut Vault, path: &Path, client: &Client) -> Result<Value, String> {
-    let now = files::now()?;
+    let now = clock()?;
     let kid = checkin::status(vault, now).map_err(|e| format!("{}: {e}", path.display()))?.device_key_id;
     let fleet_key = fleet_key(path, &kid, client)?;
     let receipt = checkin::erase(vault, None, now).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -398,7 +402,32 @@ pub fn erase_at(vault: &mut Vault, path: &Path, client: &Client) -> Result<Value
     }
 }
 
-fn open_vault(args: &VaultArgs, now: u64) -> Result<Vault, String> {
+/// This machine's clocks: the wall clock, and `CLOCK_BOOTTIME` where there is one (Linux).
+pub fn clock() -> Result<Clock, String> {
+    Ok(Clock::new(files::now()?, boot_time()))
+}
+
+/// Seconds since boot, counting through sleep (`CLOCK_BOOTTIME`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn boot_time() -> Option<u64> {
+    let mut time = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `time` is a valid, writable timespec for the duration of the call, and CLOCK_BOOTTIME is a clock id
+    // every Linux since 2.6.39 knows; on failure the call returns -1 and `time` is not used.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut time) };
+    if status == 0 {
+        u64::try_from(time.tv_sec).ok()
+    } else {
+        None
+    }
+}
+
+/// No monotonic clock that survives the process on this platform: the wall clock only.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn boot_time() -> Option<u64> {
+    None
+}
+
+fn open_vault(args: &VaultArgs, now: Clock) -> Result<Vault, String> {
     let kek = read_kek(&args.key_file)?;
     Vault::open(&args.vault, &kek, now).map_err(|e| format!("{}: {e}", args.vault.display()))
 }

@@ -337,7 +337,7 @@ fn fleet_demo(engine: &Engine, samples: &Path) -> Result<(), String> {
              template stays in the encrypted vault; the fleet registers device key {} and signs evidence, checked.",
             enrolled["kid"].as_str().unwrap_or("")
         );
-        let mut vault = facecheck::Vault::open(&vault_path, &kek, files::now()?).map_err(|e| e.to_string())?;
+        let mut vault = facecheck::Vault::open(&vault_path, &kek, device::clock()?).map_err(|e| e.to_string())?;
         let mut image_bytes: usize = selfies.iter().map(Vec::len).sum();
         for (step, (name, who, block)) in [
             ("exif_orientation6.jpg", "the driver", "block-am"),

@@ -14,7 +14,7 @@ mod common;
 
 use common::{fixture_path, TempDir};
 
-use facecheck::checkin::{self, Challenge, Outcome};
+use facecheck::checkin::{self, Challenge, Clock, Outcome};
 use facecheck::{Engine, Error, Kek};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -172,7 +172,7 @@ fn the_product_path_decides_as_the_evaluation_counts() {
     for (name, images) in &people[..3] {
         let selfies: Vec<Vec<u8>> = images[..3].iter().map(read).collect();
         let path = dir.0.join(format!("{name}.vault"));
-        match checkin::enroll(&engine, &path, &kek, name, "fleet", &selfies, now) {
+        match checkin::enroll(&engine, &path, &kek, name, "fleet", &selfies, Clock::wall_only(now)) {
             Ok(enrolled) => vaults.push(enrolled.vault),
             Err(e) => {
                 assert_eq!(*name, "Person_C", "{name}: {e}");
@@ -183,14 +183,15 @@ fn the_product_path_decides_as_the_evaluation_counts() {
     assert_eq!(vaults.len(), 2, "A and B enroll, C does not: one enrollment failure, spoof_suspected");
     let decide = |vault: &mut facecheck::Vault, image: &PathBuf, at: u64| {
         let challenge = Challenge { nonce: "n", block: "b" };
-        checkin::check_in(&engine, vault, &challenge, &[read(image)], at).map(|c| c.outcome)
+        checkin::check_in(&engine, vault, &challenge, &[read(image)], Clock::wall_only(at)).map(|c| c.outcome)
     };
     let (a, b) = (&people[0].1, &people[1].1);
     assert_eq!(decide(&mut vaults[0], &a[3], now + 1).expect("decides"), Outcome::Match, "the genuine comparison");
     assert!(matches!(decide(&mut vaults[0], &a[4], now + 2), Err(Error::Selfie { .. })), "unreadable");
     assert_eq!(decide(&mut vaults[1], &b[3], now + 3).expect("decides"), Outcome::SpoofSuspected);
-    // Impostors: no match for any compared image of another person (attempts spaced beyond the lock-out window).
-    for (probe, at) in a[..4].iter().zip((1..).map(|i| i * 2 * checkin::LOCKOUT_WINDOW_SECS)) {
+    // Impostors: no match for any compared image of another person. With the spoof, the fourth is the fifth failed
+    // attempt since the last match: it is compared (and decided) before it locks check-in.
+    for (probe, at) in a[..4].iter().zip((1..).map(|i| i * 10)) {
         assert_eq!(decide(&mut vaults[1], probe, now + at).expect("decides"), Outcome::NoMatch);
     }
 }

@@ -79,6 +79,7 @@ impl JavaException {
             E::VaultAlreadyEnrolled => JavaException::InvalidState { reason: "already_enrolled" },
             E::VaultBusy => JavaException::InvalidState { reason: "vault_busy" },
             E::VaultRolledBack { .. } => JavaException::InvalidState { reason: "vault_rolled_back" },
+            E::VaultLockedOut => JavaException::InvalidState { reason: "locked_out" },
             E::Model { .. } | E::ModelIo { .. } | E::VaultIo { .. } | E::VaultCrypto(_) => JavaException::Internal,
         }
     }

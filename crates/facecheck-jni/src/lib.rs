@@ -3,7 +3,8 @@
 //! The Java side is `com.facecheck.api` (`android/facecheck-api/`): `NativeBridge` declares the native methods
 //! below, `Facecheck` wraps them for the app and the host tests. This crate is deliberately thin:
 //! - every decision is the core's ([`facecheck::checkin`]); the bridge converts arguments and results, keeps the
-//!   handles ([`session`]), reads the clock, and maps errors to typed Java exceptions ([`error`]);
+//!   handles ([`session`]), reads the clocks ([`now`]: the wall clock and `CLOCK_BOOTTIME`, which is
+//!   `SystemClock.elapsedRealtime`), and maps errors to typed Java exceptions ([`error`]);
 //! - every entry point runs inside `EnvUnowned::with_env`, which catches panics, and resolves with
 //!   [`error::ThrowFacecheck`], so a Rust error or panic always reaches Java as a `FacecheckException`;
 //! - no call returns an image, a crop, an embedding, a template or a score: only tokens (signed JWS), outcome
@@ -17,7 +18,7 @@ mod testing;
 
 use error::{BridgeError, Result, ThrowFacecheck};
 use facecheck::checkin::{self, Challenge};
-use facecheck::{Engine, Kek, Manifest, ModelBytes, Screening, Vault};
+use facecheck::{Clock, Engine, Kek, LockOut, Manifest, ModelBytes, Screening, Vault};
 use jni::objects::{JByteArray, JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned};
@@ -40,9 +41,41 @@ fn init_logging() {
     }
 }
 
-/// The wall clock in unix seconds: the core takes time as an argument, and this is where it comes from.
-fn now() -> Result<u64> {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).map_err(|_| BridgeError::Clock)
+/// The clocks: the core takes time as an argument, and this is where it comes from. The wall clock in unix seconds,
+/// and the seconds since boot on `CLOCK_BOOTTIME` (Android's `SystemClock.elapsedRealtime`: counts through sleep,
+/// restarts at boot, cannot be set), on which the core serves a lock-out so that setting the clock cannot end it.
+fn now() -> Result<Clock> {
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).map_err(|_| BridgeError::Clock)?;
+    Ok(Clock::new(wall, boot_time()))
+}
+
+/// Seconds since boot (`CLOCK_BOOTTIME`), or `None` if the call fails.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn boot_time() -> Option<u64> {
+    let mut time = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `time` is a valid, writable timespec for the duration of the call, and CLOCK_BOOTTIME is a clock id
+    // every Linux since 2.6.39 (every Android) knows; on failure the call returns -1 and `time` is not used.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut time) };
+    if status == 0 {
+        u64::try_from(time.tv_sec).ok()
+    } else {
+        None
+    }
+}
+
+/// No boot-time clock on this platform: the wall clock only.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn boot_time() -> Option<u64> {
+    None
+}
+
+/// A lock-out for Java: the estimated end of a timed one (or -1), and whether it lasts until a new enrollment.
+fn lock_out_values(lock_out: Option<LockOut>) -> (jlong, jboolean) {
+    match lock_out {
+        Some(LockOut::Until(until)) => (to_jlong(Some(until)), jboolean::from(false)),
+        Some(LockOut::UntilReenrolled) => (-1, jboolean::from(true)),
+        None => (-1, jboolean::from(false)),
+    }
 }
 
 /// A timestamp or count for Java (`long`); `None` becomes -1.
@@ -259,21 +292,24 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_checkIn<'l>(
         let outcome = JString::from_str(env, result.outcome.as_str())?;
         let retake = java_string(env, result.retake.map(|issue| issue.code()))?;
         let message = JString::from_str(env, result.message())?;
+        let (locked_until, until_reenrolled) = lock_out_values(result.lock_out);
         let args = [
             JValue::from(&token),
             JValue::from(&outcome),
             JValue::from(&retake),
             JValue::from(&message),
-            JValue::Long(to_jlong(result.locked_until)),
+            JValue::Long(locked_until),
+            JValue::Bool(until_reenrolled),
             JValue::Long(to_jlong(Some(result.issued_at))),
         ];
-        let signature = jni_sig!("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;JJ)V");
+        let signature = jni_sig!("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;JZJ)V");
         Ok(env.new_object(jni_str!("com/facecheck/api/CheckInResult"), signature, &args)?)
     })
     .resolve::<ThrowFacecheck>()
 }
 
-/// `Status status(long handle)`: enrolled or not, since when, lock-out, retention deadline; no biometric data.
+/// `Status status(long handle)`: enrolled or not, since when, lock-out and failures since the last match, retention
+/// deadline; no biometric data.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_com_facecheck_api_NativeBridge_status<'l>(
     mut env: EnvUnowned<'l>,
@@ -296,6 +332,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_status<'l>(
         let device_key_id = text(env, |s| &s.device_key_id)?;
         let time = |f: fn(&checkin::Status) -> Option<u64>| JValue::Long(to_jlong(status.as_ref().and_then(f)));
         let count = |value: Option<u64>| JValue::Int(value.map_or(0, |v| i32::try_from(v).unwrap_or(i32::MAX)));
+        let (locked_until, until_reenrolled) = lock_out_values(status.as_ref().and_then(|s| s.lock_out));
         let args = [
             JValue::Bool(jboolean::from(status.is_some())),
             JValue::from(&driver_id),
@@ -304,12 +341,13 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_status<'l>(
             JValue::Bool(jboolean::from(status.as_ref().is_some_and(|s| s.enrolled))),
             time(|s| s.enrolled_at),
             time(|s| s.last_checkin_at),
-            time(|s| s.locked_until),
-            count(status.as_ref().map(|s| s.recent_failures as u64)),
+            JValue::Long(locked_until),
+            JValue::Bool(until_reenrolled),
+            count(status.as_ref().map(|s| u64::from(s.failures))),
             count(status.as_ref().map(|s| u64::from(s.retention_days))),
             time(|s| s.retention_deadline),
         ];
-        let signature = jni_sig!("(ZLjava/lang/String;Ljava/lang/String;Ljava/lang/String;ZJJJIIJ)V");
+        let signature = jni_sig!("(ZLjava/lang/String;Ljava/lang/String;Ljava/lang/String;ZJJJZIIJ)V");
         Ok(env.new_object(jni_str!("com/facecheck/api/Status"), signature, &args)?)
     })
     .resolve::<ThrowFacecheck>()
@@ -355,7 +393,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_registrationStatement
         let session = session::get(handle)?;
         let now = now()?;
         let mut slot = session.lock()?;
-        let statement = checkin::registration_statement(session.open_vault(&mut slot, now)?, now)?;
+        let statement = checkin::registration_statement(session.open_vault(&mut slot, now)?, now.wall)?;
         drop(slot);
         Ok(JString::from_str(env, &statement)?)
     })

@@ -8,7 +8,7 @@
 //! the vault needs; calls on different sessions run in parallel.
 
 use crate::error::{BridgeError, Result};
-use facecheck::{Engine, Kek, Vault};
+use facecheck::{Clock, Engine, Kek, Vault};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -36,7 +36,7 @@ impl Session {
 
     /// The open vault, opening it first if the slot is empty; [`facecheck::Error::VaultMissing`] (`not_enrolled`)
     /// when there is no vault at the path.
-    pub(crate) fn open_vault<'s>(&self, slot: &'s mut Option<Vault>, now: u64) -> Result<&'s mut Vault> {
+    pub(crate) fn open_vault<'s>(&self, slot: &'s mut Option<Vault>, now: Clock) -> Result<&'s mut Vault> {
         if slot.is_none() {
             *slot = Some(Vault::open(&self.path, &self.kek, now)?);
         }

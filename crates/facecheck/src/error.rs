@@ -98,6 +98,10 @@ pub enum Error {
     /// The vault holds no template (never enrolled, erased, or wiped after the retention period).
     #[error("no template is enrolled")]
     VaultNotEnrolled,
+    /// A lock-out is in force: check-in compares nothing until it has been served (or, after the last step of
+    /// the schedule, until a new enrollment).
+    #[error("check-in is locked out after too many failed attempts")]
+    VaultLockedOut,
     /// The random number generator or the cipher failed.
     #[error("vault cryptography failed: {0}")]
     VaultCrypto(&'static str),

@@ -18,10 +18,11 @@ mod pipeline;
 
 // The module paths are those of the flat layout the crate started with (`facecheck::quality`,
 // `facecheck::vault`, ...): the folders are how the source is organised, not part of the API.
-pub use device::{checkin, vault};
+pub use device::{checkin, clock, vault};
 pub use pipeline::{align, decode, detect, embed, engine, liveness, model, quality, resample};
 
 pub use align::align_face;
+pub use clock::Clock;
 pub use decode::decode_image;
 pub use detect::{BoundingBox, Detector, Face, FaceChoice};
 pub use embed::{Embedder, Embedding};
@@ -30,7 +31,7 @@ pub use error::{Error, QualityIssue, Result};
 pub use liveness::{Liveness, LivenessScore};
 pub use model::Manifest;
 pub use quality::{QualityLimits, QualityMeasures};
-pub use vault::{ErasureTicket, Kek, Vault, VaultInit};
+pub use vault::{ErasureTicket, Kek, LockOut, Vault, VaultInit};
 
 #[cfg(test)]
 mod golden_tests;

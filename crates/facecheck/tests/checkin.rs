@@ -1,9 +1,9 @@
 //! The check-in policy end to end, on real photos: enroll, check in, verify with the fleet's verifier, replay,
 //! lock-out, spoofs, erasure, enrolling again (with a new device key).
 
-use facecheck::checkin::{self, Challenge, CheckIn, Outcome, ERASURE_NONCE, LOCKOUT_SECS};
+use facecheck::checkin::{self, Challenge, CheckIn, Clock, Outcome, ERASURE_NONCE, SHORT_LOCKOUT_SECS};
 use facecheck::vault::KEK_LEN;
-use facecheck::{Engine, Error, Kek, QualityIssue, Vault};
+use facecheck::{Engine, Error, Kek, LockOut, QualityIssue, Vault};
 use facecheck_attest::{
     verify_attestation, verify_erasure_receipt, verify_registration, CounterState, ErasureExpectations, Expectations,
     RegistrationExpectations, Registry, VerifiedAttestation, VerifiedErasure, VerifyError,
@@ -52,6 +52,11 @@ fn png(bytes: &[u8], change: impl FnOnce(image::RgbImage) -> image::RgbImage) ->
     out.into_inner()
 }
 
+/// A reading at wall-clock time `wall` on a phone that booted 100 s before [`T0`], its clocks agreeing since.
+fn at(wall: u64) -> Clock {
+    Clock::new(wall, Some((wall + 100).saturating_sub(T0)))
+}
+
 fn kek() -> Kek {
     Kek::from_bytes(&[7; KEK_LEN])
 }
@@ -83,7 +88,7 @@ impl Drop for TempDir {
 /// Enrolls the three Obama photos at `T0`; returns the vault and the fleet's registry built from the statement.
 fn enroll_obama(dir: &TempDir) -> (Vault, Registry) {
     let selfies = fixtures(&["obama.jpg", "obama1.jpg", "obama2.jpg"]);
-    let enrolled = checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, T0).expect("enrolls");
+    let enrolled = checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, at(T0)).expect("enrolls");
     (enrolled.vault, registry_of(&enrolled.registration))
 }
 
@@ -112,7 +117,7 @@ fn expect<'a>(nonce: &'a str, now: u64) -> Expectations<'a> {
 
 fn check_in(vault: &mut Vault, nonce: &str, frames: &[&str], now: u64) -> CheckIn {
     let challenge = Challenge { nonce, block: "block-2025-06-15-am" };
-    checkin::check_in(engine(), vault, &challenge, &fixtures(frames), now).expect("checks in")
+    checkin::check_in(engine(), vault, &challenge, &fixtures(frames), at(now)).expect("checks in")
 }
 
 fn verify(state: &mut CounterState, registry: &Registry, token: &str, nonce: &str, now: u64) -> VerifiedAttestation {
@@ -147,7 +152,7 @@ fn checkin_enroll_match_no_match_replay_lockout_erase() {
     // re-runs the whole pipeline, but it is not an independent photo (see `a_photo_not_enrolled_matches`).
     let now = T0 + 60;
     let matched = check_in(&mut vault, "nonce-1", &["exif_orientation6.jpg"], now);
-    assert_eq!((matched.outcome, matched.retake, matched.locked_until), (Outcome::Match, None, None));
+    assert_eq!((matched.outcome, matched.retake, matched.lock_out), (Outcome::Match, None, None));
     let verified = verify(&mut state, &registry, &matched.token, "nonce-1", now + 2);
     let claims = verified.claims();
     assert_eq!(verified.outcome(), Outcome::Match);
@@ -171,17 +176,18 @@ fn checkin_enroll_match_no_match_replay_lockout_erase() {
     // Someone else: no_match, reported for review, and the first failed attempt.
     let now = T0 + 120;
     let other = check_in(&mut vault, "nonce-2", &["biden.jpg"], now);
-    assert_eq!((other.outcome, other.locked_until), (Outcome::NoMatch, None));
+    assert_eq!((other.outcome, other.lock_out), (Outcome::NoMatch, None));
     assert!(other.message().contains("review"), "{}", other.message());
     let verified = verify(&mut state, &registry, &other.token, "nonce-2", now);
     assert_eq!(verified.outcome(), Outcome::NoMatch);
     assert!(verified.claims().liveness_passed);
     assert_eq!(verified.claims().attempts, 1);
 
-    // Four more failed attempts within three minutes of the first: the fifth locks check-in out.
+    // Four more failed attempts, paced a minute apart (the pace does not matter: failures count from the last
+    // match): the fifth locks check-in out.
     let mut last = now;
     for (i, frame) in ["biden2.jpg", "biden.jpg", "image_F1.jpg", "biden2.jpg"].into_iter().enumerate() {
-        last = now + 30 * (i as u64 + 1);
+        last = now + 60 * (i as u64 + 1);
         let nonce = format!("nonce-fail-{i}");
         let result = check_in(&mut vault, &nonce, &[frame], last);
         let expected = if frame == "image_F1.jpg" { Outcome::SpoofSuspected } else { Outcome::NoMatch };
@@ -189,102 +195,147 @@ fn checkin_enroll_match_no_match_replay_lockout_erase() {
         let verified = verify(&mut state, &registry, &result.token, &nonce, last);
         assert_eq!(verified.claims().attempts, i as u32 + 2);
         if i < 3 {
-            assert_eq!(result.locked_until, None);
+            assert_eq!(result.lock_out, None);
         } else {
-            assert_eq!(result.locked_until, Some(last + LOCKOUT_SECS));
-            assert!(result.message().contains("30 minute"), "{}", result.message());
+            assert_eq!(result.lock_out, Some(LockOut::Until(last + SHORT_LOCKOUT_SECS)));
+            assert!(result.message().contains("1 minute"), "{}", result.message());
         }
     }
 
     // Locked out: even the enrolled driver gets `locked_out`, and nothing is examined.
-    let locked = check_in(&mut vault, "nonce-locked", &["obama1.jpg"], last + 60);
-    assert_eq!((locked.outcome, locked.locked_until), (Outcome::LockedOut, Some(last + LOCKOUT_SECS)));
-    let verified = verify(&mut state, &registry, &locked.token, "nonce-locked", last + 60);
+    let locked = check_in(&mut vault, "nonce-locked", &["obama1.jpg"], last + 20);
+    assert_eq!(
+        (locked.outcome, locked.lock_out),
+        (Outcome::LockedOut, Some(LockOut::Until(last + SHORT_LOCKOUT_SECS)))
+    );
+    let verified = verify(&mut state, &registry, &locked.token, "nonce-locked", last + 20);
     assert_eq!(verified.outcome(), Outcome::LockedOut);
     assert!(!verified.claims().liveness_passed);
     assert_eq!(verified.claims().attempts, 0);
 
-    // The lock-out survives a restart.
+    // The lock-out survives a restart, and setting the wall clock an hour ahead does not end it.
     drop(vault);
-    let mut vault = Vault::open(dir.vault(), &kek(), last + 120).expect("reopens");
-    let status = checkin::status(&vault, last + 120).expect("status");
-    assert_eq!(status.locked_until, Some(last + LOCKOUT_SECS));
+    let mut vault = Vault::open(dir.vault(), &kek(), at(last + 40)).expect("reopens");
+    let status = checkin::status(&vault, at(last + 40)).expect("status");
+    assert_eq!((status.lock_out, status.failures), (Some(LockOut::Until(last + SHORT_LOCKOUT_SECS)), 5));
     assert!(status.enrolled);
-    let locked = check_in(&mut vault, "nonce-locked-2", &["obama1.jpg"], last + 120);
+    let ahead = Clock::new(last + 3_600, at(last + 50).elapsed);
+    let challenge = Challenge { nonce: "nonce-locked-2", block: "block-2025-06-15-am" };
+    let locked = checkin::check_in(engine(), &mut vault, &challenge, &fixtures(&["obama1.jpg"]), ahead).expect("in");
     assert_eq!(locked.outcome, Outcome::LockedOut);
-    verify(&mut state, &registry, &locked.token, "nonce-locked-2", last + 120);
+    assert_eq!(locked.lock_out, Some(LockOut::Until(last + 3_600 + SHORT_LOCKOUT_SECS - 50)));
 
-    // Once the lock-out is over, the driver checks in again.
-    let after = last + LOCKOUT_SECS;
+    // Once the lock-out is served, the driver checks in again.
+    let after = last + SHORT_LOCKOUT_SECS;
     let matched = check_in(&mut vault, "nonce-3", &["obama1.jpg"], after);
     assert_eq!(matched.outcome, Outcome::Match);
-    assert_eq!(verify(&mut state, &registry, &matched.token, "nonce-3", after).claims().attempts, 1);
-    let status = checkin::status(&vault, after).expect("status");
-    assert_eq!((status.locked_until, status.last_checkin_at, status.recent_failures), (None, Some(after), 0));
+    // The sixth attempt since the last match (lock-outs and restarts do not reset the run; this match does).
+    assert_eq!(verify(&mut state, &registry, &matched.token, "nonce-3", after).claims().attempts, 6);
+    let status = checkin::status(&vault, at(after)).expect("status");
+    assert_eq!((status.lock_out, status.last_checkin_at, status.failures), (None, Some(after), 0));
     assert_eq!(status.retention_deadline, Some(after + 365 * 86_400));
 
     // Erase: a signed receipt, then no more check-ins.
-    let receipt = checkin::erase(&mut vault, None, after + 10).expect("erases");
+    let receipt = checkin::erase(&mut vault, None, at(after + 10)).expect("erases");
     let verified = verify_receipt(&mut state, &registry, &receipt, after + 10);
     assert_eq!(verified.claims().outcome, Outcome::Erased);
     assert_eq!(verified.counter(), vault.counter());
     let challenge = Challenge { nonce: "nonce-4", block: "b" };
     let frames = fixtures(&["obama1.jpg"]);
     assert!(matches!(
-        checkin::check_in(engine(), &mut vault, &challenge, &frames, after + 20),
+        checkin::check_in(engine(), &mut vault, &challenge, &frames, at(after + 20)),
         Err(Error::VaultNotEnrolled)
     ));
     drop(vault);
-    let mut vault = Vault::open(dir.vault(), &kek(), after + 30).expect("reopens");
-    assert!(!checkin::status(&vault, after + 30).expect("status").enrolled);
+    let mut vault = Vault::open(dir.vault(), &kek(), at(after + 30)).expect("reopens");
+    assert!(!checkin::status(&vault, at(after + 30)).expect("status").enrolled);
     assert!(matches!(
-        checkin::check_in(engine(), &mut vault, &challenge, &frames, after + 30),
+        checkin::check_in(engine(), &mut vault, &challenge, &frames, at(after + 30)),
         Err(Error::VaultNotEnrolled)
     ));
+}
+
+#[test]
+fn checkin_an_impostor_gets_twenty_comparisons_then_only_a_new_enrollment_unlocks() {
+    use facecheck::checkin::{FINAL_LOCKOUT_FAILURES, LONG_LOCKOUT_FAILURES, LONG_LOCKOUT_SECS};
+    let dir = TempDir::new("final-lockout");
+    let (mut vault, registry) = enroll_obama(&dir);
+    let mut state = CounterState::new();
+    // Someone else tries, waiting out every lock-out: each attempt is a comparison, numbered in the run.
+    let mut now = T0 + 10;
+    for attempt in 1..=FINAL_LOCKOUT_FAILURES {
+        let nonce = format!("nonce-{attempt}");
+        let result = check_in(&mut vault, &nonce, &["biden.jpg"], now);
+        assert_eq!(result.outcome, Outcome::NoMatch, "attempt {attempt}");
+        assert_eq!(verify(&mut state, &registry, &result.token, &nonce, now).claims().attempts, attempt);
+        now = match result.lock_out {
+            None => now + 1,
+            Some(LockOut::Until(until)) => {
+                let length = if attempt < LONG_LOCKOUT_FAILURES { SHORT_LOCKOUT_SECS } else { LONG_LOCKOUT_SECS };
+                assert_eq!(until, now + length, "attempt {attempt}");
+                until
+            }
+            Some(LockOut::UntilReenrolled) => {
+                assert_eq!(attempt, FINAL_LOCKOUT_FAILURES);
+                assert!(result.message().contains("enroll again"), "{}", result.message());
+                now + 1
+            }
+        };
+    }
+    // From then on even the driver gets `locked_out` (nothing compared), weeks later and after a restart.
+    let weeks = now + 30 * 86_400;
+    drop(vault);
+    let mut vault = Vault::open(dir.vault(), &kek(), at(weeks)).expect("reopens");
+    let locked = check_in(&mut vault, "nonce-driver", &["obama1.jpg"], weeks);
+    assert_eq!((locked.outcome, locked.lock_out), (Outcome::LockedOut, Some(LockOut::UntilReenrolled)));
+    let verified = verify(&mut state, &registry, &locked.token, "nonce-driver", weeks);
+    assert_eq!((verified.outcome(), verified.claims().attempts), (Outcome::LockedOut, 0));
+    let status = checkin::status(&vault, at(weeks)).expect("status");
+    assert_eq!((status.lock_out, status.failures), (Some(LockOut::UntilReenrolled), FINAL_LOCKOUT_FAILURES));
 }
 
 #[test]
 fn checkin_enrolling_again_after_erasure_makes_a_new_device_key_the_fleet_must_register() {
     let dir = TempDir::new("enroll-again");
     let selfies = fixtures(&["obama.jpg", "obama1.jpg", "obama2.jpg"]);
-    let first = checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, T0).expect("enrolls");
+    let first = checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, at(T0)).expect("enrolls");
     let mut registry = registry_of(&first.registration);
     let mut vault = first.vault;
-    let old_key = checkin::status(&vault, T0).expect("status").device_key_id;
+    let old_key = checkin::status(&vault, at(T0)).expect("status").device_key_id;
     let mut state = CounterState::new();
 
     // Enrolling over an enrolled vault is refused, and leaves it intact.
     drop(vault);
     let before = std::fs::read(dir.vault()).expect("reads");
     let kek = kek();
-    let result = checkin::enroll(engine(), dir.vault(), &kek, DRIVER, FLEET, &selfies, T0 + 10);
+    let result = checkin::enroll(engine(), dir.vault(), &kek, DRIVER, FLEET, &selfies, at(T0 + 10));
     assert!(matches!(result, Err(Error::VaultAlreadyEnrolled)), "{result:?}");
     assert_eq!(std::fs::read(dir.vault()).expect("reads"), before);
-    vault = Vault::open(dir.vault(), &kek, T0 + 10).expect("reopens with the same key");
-    assert!(checkin::status(&vault, T0 + 10).expect("status").enrolled);
+    vault = Vault::open(dir.vault(), &kek, at(T0 + 10)).expect("reopens with the same key");
+    assert!(checkin::status(&vault, at(T0 + 10)).expect("status").enrolled);
 
-    let receipt = checkin::erase(&mut vault, None, T0 + 20).expect("erases");
+    let receipt = checkin::erase(&mut vault, None, at(T0 + 20)).expect("erases");
     assert_eq!(verify_receipt(&mut state, &registry, &receipt, T0 + 20).claims().outcome, Outcome::Erased);
     drop(vault);
 
     // A refused enrollment leaves the erased vault as it was (and the caller keeps its key).
     let erased = std::fs::read(dir.vault()).expect("reads");
     let inconsistent = fixtures(&["obama.jpg", "obama1.jpg", "biden.jpg"]);
-    let result = checkin::enroll(engine(), dir.vault(), &kek, DRIVER, FLEET, &inconsistent, T0 + 30);
+    let result = checkin::enroll(engine(), dir.vault(), &kek, DRIVER, FLEET, &inconsistent, at(T0 + 30));
     assert!(matches!(result, Err(Error::EnrollmentInconsistent)), "{result:?}");
     assert_eq!(std::fs::read(dir.vault()).expect("reads"), erased);
-    let vault = Vault::open(dir.vault(), &kek, T0 + 30).expect("reopens");
-    let status = checkin::status(&vault, T0 + 30).expect("status");
+    let vault = Vault::open(dir.vault(), &kek, at(T0 + 30)).expect("reopens");
+    let status = checkin::status(&vault, at(T0 + 30)).expect("status");
     assert!(!status.enrolled);
     assert_eq!(status.device_key_id, old_key);
     drop(vault);
 
     // Enrolling after the erasure: a new device key and a new registration statement.
     let now = T0 + 40;
-    let second = checkin::enroll(engine(), dir.vault(), &kek, DRIVER, FLEET, &selfies, now).expect("enrolls again");
+    let second = checkin::enroll(engine(), dir.vault(), &kek, DRIVER, FLEET, &selfies, at(now)).expect("enrolls again");
     assert_ne!(second.registration, first.registration);
     let mut vault = second.vault;
-    let status = checkin::status(&vault, now).expect("status");
+    let status = checkin::status(&vault, at(now)).expect("status");
     assert!(status.enrolled);
     assert_ne!(status.device_key_id, old_key, "a new enrollment must not keep the registered device key");
     assert_eq!(vault.counter(), 0);
@@ -308,7 +359,7 @@ fn checkin_a_photo_not_enrolled_matches() {
     let dir = TempDir::new("holdout");
     let obama2 = fixture("obama2.jpg");
     let selfies = vec![fixture("obama.jpg"), obama2.clone(), png(&obama2, |i| image::imageops::flip_horizontal(&i))];
-    let enrolled = checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, T0).expect("enrolls");
+    let enrolled = checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, at(T0)).expect("enrolls");
     let (mut vault, registry) = (enrolled.vault, registry_of(&enrolled.registration));
     let result = check_in(&mut vault, "n", &["obama1.jpg"], T0 + 10);
     assert_eq!(result.outcome, Outcome::Match);
@@ -329,7 +380,7 @@ fn checkin_spoof_frames_are_spoof_suspected() {
         assert_eq!(verified.outcome(), Outcome::SpoofSuspected);
         assert!(!verified.claims().liveness_passed);
     }
-    assert_eq!(vault.recent_failures(T0 + 20), 2, "spoofs are failed attempts");
+    assert_eq!(vault.failures(), 2, "spoofs are failed attempts");
 }
 
 #[test]
@@ -342,27 +393,28 @@ fn checkin_the_best_frame_is_judged_and_retakes_are_not_failures() {
     // A usable frame among unusable ones is the one judged.
     let frames = vec![blank.clone(), small.clone(), fixture("obama1.jpg")];
     let challenge = Challenge { nonce: "n1", block: "b" };
-    let result = checkin::check_in(engine(), &mut vault, &challenge, &frames, T0 + 10).expect("checks in");
+    let result = checkin::check_in(engine(), &mut vault, &challenge, &frames, at(T0 + 10)).expect("checks in");
     assert_eq!(result.outcome, Outcome::Match);
 
     // No usable frame: the issue of the frame that got furthest, and `no_face` only when no frame had a face.
     let challenge = Challenge { nonce: "n2", block: "b" };
-    let result = checkin::check_in(engine(), &mut vault, &challenge, &[&blank, &small], T0 + 20).expect("checks in");
+    let result =
+        checkin::check_in(engine(), &mut vault, &challenge, &[&blank, &small], at(T0 + 20)).expect("checks in");
     assert_eq!((result.outcome, result.retake), (Outcome::PoorQuality, Some(QualityIssue::FaceTooSmall)));
     assert!(result.message().contains(QualityIssue::FaceTooSmall.message()), "{}", result.message());
     let verified = verify_attestation(&result.token, &registry, &expect("n2", T0 + 20), None).expect("verifies");
     assert_eq!(verified.outcome(), Outcome::PoorQuality);
     let challenge = Challenge { nonce: "n3", block: "b" };
-    let result = checkin::check_in(engine(), &mut vault, &challenge, &[&blank], T0 + 30).expect("checks in");
+    let result = checkin::check_in(engine(), &mut vault, &challenge, &[&blank], at(T0 + 30)).expect("checks in");
     assert_eq!((result.outcome, result.retake), (Outcome::NoFace, Some(QualityIssue::NoFace)));
-    assert_eq!(vault.recent_failures(T0 + 30), 0, "retakes are not failed attempts");
+    assert_eq!(vault.failures(), 0, "retakes are not failed attempts");
 }
 
 #[test]
 fn checkin_enrollment_refuses_bad_selfie_sets_and_writes_nothing() {
     let dir = TempDir::new("refused");
     let enroll_selfies = |selfies: Vec<Vec<u8>>| {
-        checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, T0).map(|_| ()).unwrap_err()
+        checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, at(T0)).map(|_| ()).unwrap_err()
     };
     let enroll = |names: &[&str]| enroll_selfies(fixtures(names));
     assert!(matches!(enroll(&["obama.jpg", "obama1.jpg"]), Error::EnrollmentSelfieCount { given: 2, min: 3, max: 5 }));
@@ -399,7 +451,7 @@ fn checkin_check_in_refuses_bad_requests_without_signing() {
     let frames = fixtures(&["obama1.jpg"]);
     let mut run = |nonce: &str, block: &str, frames: &[Vec<u8>]| {
         let challenge = Challenge { nonce, block };
-        checkin::check_in(engine(), &mut vault, &challenge, frames, T0 + 10).map(|_| ()).unwrap_err()
+        checkin::check_in(engine(), &mut vault, &challenge, frames, at(T0 + 10)).map(|_| ()).unwrap_err()
     };
     assert!(matches!(run("", "b", &frames), Error::InvalidChallenge(_)));
     assert!(matches!(run("n", &"b".repeat(257), &frames), Error::InvalidChallenge(_)));
@@ -454,7 +506,7 @@ fn checkin_enrollment_records_code_and_consent_and_a_rolled_back_vault_signs_not
     let dir = TempDir::new("context");
     let selfies = fixtures(&["obama.jpg", "obama1.jpg", "obama2.jpg"]);
     let bad = EnrollmentContext { code: None, consent: Some(Consent { notice: String::new(), accepted_at: T0 }) };
-    let refused = checkin::enroll_with(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, &bad, T0);
+    let refused = checkin::enroll_with(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, &bad, at(T0));
     assert!(matches!(refused.map(|_| ()), Err(Error::VaultInvalidInput(_))));
     assert!(!dir.vault().exists(), "a refused enrollment writes nothing");
 
@@ -462,8 +514,8 @@ fn checkin_enrollment_records_code_and_consent_and_a_rolled_back_vault_signs_not
         code: Some(CodeBinding::of_code("ABCD-EFGH-JKMN")),
         consent: Some(Consent { notice: "facecheck-consent-v1".into(), accepted_at: T0 - 3 }),
     };
-    let enrolled =
-        checkin::enroll_with(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, &context, T0).expect("enrolls");
+    let enrolled = checkin::enroll_with(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, &context, at(T0))
+        .expect("enrolls");
     let expected = RegistrationExpectations {
         fleet: FLEET,
         driver: Some(DRIVER),
@@ -485,11 +537,11 @@ fn checkin_enrollment_records_code_and_consent_and_a_rolled_back_vault_signs_not
     let mut vault = enrolled.vault;
     let challenge = Challenge { nonce: "n1", block: "b" };
     let frames = fixtures(&["obama1.jpg"]);
-    let first = checkin::check_in_with(engine(), &mut vault, &challenge, Some(0), &frames, T0 + 10).expect("in");
+    let first = checkin::check_in_with(engine(), &mut vault, &challenge, Some(0), &frames, at(T0 + 10)).expect("in");
     assert_eq!(first.outcome, Outcome::Match);
     assert_eq!(vault.counter(), 1);
     let challenge = Challenge { nonce: "n2", block: "b" };
-    let result = checkin::check_in_with(engine(), &mut vault, &challenge, Some(2), &frames, T0 + 20);
+    let result = checkin::check_in_with(engine(), &mut vault, &challenge, Some(2), &frames, at(T0 + 20));
     match result {
         Err(e @ Error::VaultRolledBack { vault_counter: 1, fleet_counter: 2 }) => {
             assert!(e.to_string().contains("restored from a backup"), "{e}")
@@ -497,10 +549,10 @@ fn checkin_enrollment_records_code_and_consent_and_a_rolled_back_vault_signs_not
         other => panic!("expected VaultRolledBack, got {other:?}"),
     }
     assert_eq!(vault.counter(), 1, "nothing was reserved or signed");
-    let status = checkin::status(&vault, T0 + 20).expect("status");
-    assert_eq!(status.recent_failures, 0);
+    let status = checkin::status(&vault, at(T0 + 20)).expect("status");
+    assert_eq!(status.failures, 0);
     // At the fleet's counter, the next one signed is above it.
-    let ok = checkin::check_in_with(engine(), &mut vault, &challenge, Some(1), &frames, T0 + 30).expect("in");
+    let ok = checkin::check_in_with(engine(), &mut vault, &challenge, Some(1), &frames, at(T0 + 30)).expect("in");
     let registry = registry_of(&checkin::registration_statement(&vault, T0).expect("signs"));
     let verified = verify_attestation(&ok.token, &registry, &expect("n2", T0 + 30), Some(1)).expect("verifies");
     assert_eq!(verified.claims().counter, 2);

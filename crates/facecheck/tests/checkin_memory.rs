@@ -19,7 +19,7 @@
 use facecheck::checkin::{self, Challenge, MAX_FRAMES};
 use facecheck::decode::{MAX_ENCODED_BYTES, MAX_PIXELS};
 use facecheck::vault::KEK_LEN;
-use facecheck::{decode_image, Engine, Kek};
+use facecheck::{decode_image, Clock, Engine, Kek};
 use image::{DynamicImage, Rgb, RgbImage};
 use std::path::Path;
 
@@ -59,7 +59,8 @@ fn checkin_with_eight_frames_at_the_limits_stays_bounded() {
     let kek = Kek::from_bytes(&[7; KEK_LEN]);
     let selfies = ["obama.jpg", "obama1.jpg", "obama2.jpg"].map(fixture);
     let path = dir.join("driver.vault");
-    let mut vault = checkin::enroll(&engine, &path, &kek, "d", "f", &selfies, T0).expect("enrolls").vault;
+    let mut vault =
+        checkin::enroll(&engine, &path, &kek, "d", "f", &selfies, Clock::wall_only(T0)).expect("enrolls").vault;
 
     let mut frames = vec![face_frame()];
     frames.resize(MAX_FRAMES, fixture("progressive_444.jpg"));
@@ -72,7 +73,13 @@ fn checkin_with_eight_frames_at_the_limits_stays_bounded() {
 
     let before_kib = status_kib("VmRSS:");
     std::fs::write("/proc/self/clear_refs", "5").expect("resets the peak resident set");
-    let result = checkin::check_in(&engine, &mut vault, &Challenge { nonce: "n", block: "b" }, &frames, T0 + 60);
+    let result = checkin::check_in(
+        &engine,
+        &mut vault,
+        &Challenge { nonce: "n", block: "b" },
+        &frames,
+        Clock::wall_only(T0 + 60),
+    );
     let peak_kib = status_kib("VmHWM:");
     assert_eq!(result.expect("checks in").outcome, checkin::Outcome::Match, "the face frame was kept and judged");
     println!(

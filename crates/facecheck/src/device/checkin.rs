@@ -39,8 +39,11 @@
 //! - Keeping the individual embeddings (rather than only their mean) lets a later policy change the rule without
 //!   asking every driver to enroll again.
 //!
-//! Across attempts, the lock-out bounds what an impostor gets: at most [`LOCKOUT_FAILURES`] comparisons per
-//! [`LOCKOUT_WINDOW_SECS`], then none for [`LOCKOUT_SECS`].
+//! Across attempts, the lock-out bounds what an impostor gets from one enrollment: failures count from the last
+//! `match`, from the [`SHORT_LOCKOUT_FAILURES`]th each one locks check-in ([`SHORT_LOCKOUT_SECS`], then
+//! [`LONG_LOCKOUT_SECS`] from the [`LONG_LOCKOUT_FAILURES`]th), and the [`FINAL_LOCKOUT_FAILURES`]th locks it until a
+//! new enrollment, which the fleet has to approve: at most twenty comparisons between two matches, the last ten at
+//! least half an hour apart, served in time that no change of the wall clock shortens (`vault/lockout.rs`).
 //!
 //! # Check-in
 //! [`check_in`] takes the server's [`Challenge`], the time and 1 to [`MAX_FRAMES`] frames:
@@ -53,26 +56,31 @@
 //!    otherwise `poor_quality` with the issue of the frame that got furthest through the gates;
 //! 4. the picked frame is screened ([`Engine::screen_image`]): `poor_quality`/`no_face`, `spoof_suspected`, or on
 //!    to alignment, embedding and the comparison with the template: `match` or `no_match`;
-//! 5. the vault records the result: `match` is a success (clears the failed attempts, restarts the retention
-//!    period); `no_match` and `spoof_suspected` are failed attempts, and the fifth within three minutes locks
-//!    check-in for thirty minutes. `no_face` and `poor_quality` are retakes, not failures: they compare nothing, so
-//!    they teach an attacker nothing and should not lock out a driver standing in bad light;
+//! 5. the vault records the result: `match` is a success (the failed attempts no longer count, the retention period
+//!    restarts); `no_match` and `spoof_suspected` are failed attempts, which lock check-in on the schedule above.
+//!    `no_face` and `poor_quality` are retakes, not failures: they compare nothing, so they teach an attacker
+//!    nothing and should not lock out a driver standing in bad light;
 //! 6. the counter is advanced and persisted ([`Vault::next_counter`]), then the attestation signed with it.
 //!
 //! Anti-rollback: [`check_in_with`] takes the fleet's `last_counter` from the challenge (the highest counter the
-//! fleet accepted from this key). If the vault's counter is below it, the vault is older than what the fleet has
-//! seen (a backup restored, a copy): nothing is examined, recorded or signed, and the check-in fails with
-//! [`Error::VaultRolledBack`]. Otherwise the next counter is above the fleet's, as the fleet requires.
+//! fleet accepted from this key) and refuses to sign at or below it. The vault's counter is the last value it
+//! handed out and a check-in signs the next one, so it refuses when the vault's counter is *below* the fleet's: the
+//! vault is then older than what the fleet has seen (a backup restored, a copy), nothing is examined, recorded or
+//! signed, and the check-in fails with [`Error::VaultRolledBack`]. At the fleet's counter (every value the vault
+//! handed out reached the fleet) or above it (some never did), the value signed is above the fleet's. The fleet's
+//! counter is not kept in the vault: a restored copy would bring back the older value with it. What this cannot
+//! see is a copy restored while the fleet had seen nothing newer (for instance a copy taken before attempts that
+//! were never sent); the fleet's own attempt limit and its counter-gap reviews are what remains then.
 //!
 //! A `no_match` (or `spoof_suspected`) is reported as such, for a person to review; this library never
 //! deactivates anyone.
 //!
 //! The claims: `sub`/`aud` from the vault, `blk`/`nonce` from the challenge, `iat` = `now`, `ctr` from the vault,
 //! `res` the outcome, `live` whether the picked frame passed the liveness check, `att` the attempt's number in the
-//! current run of failed attempts (1 + the failed attempts of the last three minutes; 0 for `locked_out`, which
+//! current run of failed attempts (1 + the failed attempts since the last match; 0 for `locked_out`, which
 //! examines no frame), `mdl` = [`Manifest::digest`], `pol` = [`policy_id`], `ver` = this crate's version.
 
-use crate::device::vault::{Kek, Vault, VaultInit};
+use crate::device::vault::{Kek, LockOut, Vault, VaultInit};
 use crate::pipeline::decode::decode_image;
 use crate::pipeline::embed::Embedding;
 use crate::pipeline::engine::{Engine, Screening};
@@ -84,7 +92,10 @@ use image::RgbImage;
 use ring::rand::SystemRandom;
 use std::path::Path;
 
-pub use crate::device::vault::{LOCKOUT_FAILURES, LOCKOUT_SECS, LOCKOUT_WINDOW_SECS};
+pub use crate::device::clock::Clock;
+pub use crate::device::vault::{
+    FINAL_LOCKOUT_FAILURES, LONG_LOCKOUT_FAILURES, LONG_LOCKOUT_SECS, SHORT_LOCKOUT_FAILURES, SHORT_LOCKOUT_SECS,
+};
 pub use facecheck_attest::Outcome;
 
 /// Fewest selfies an enrollment takes.
@@ -162,8 +173,8 @@ pub struct CheckIn {
     pub outcome: Outcome,
     /// For `poor_quality` and `no_face`: what to fix before retaking the selfie.
     pub retake: Option<QualityIssue>,
-    /// When check-in is locked out (by this attempt, or already before it): the end of the lock-out, unix seconds.
-    pub locked_until: Option<u64>,
+    /// When check-in is locked out (by this attempt, or already before it): until when.
+    pub lock_out: Option<LockOut>,
     /// When the attestation was signed (`iat`), unix seconds.
     pub issued_at: u64,
 }
@@ -186,9 +197,16 @@ impl CheckIn {
             Outcome::LockedOut => "Check-in is locked.".to_owned(),
             Outcome::Erased => "The enrolled face was erased.".to_owned(),
         };
-        if let Some(until) = self.locked_until {
-            let minutes = until.saturating_sub(self.issued_at).div_ceil(60);
-            text.push_str(&format!(" Too many failed attempts: try again in {minutes} minute(s)."));
+        match self.lock_out {
+            Some(LockOut::Until(until)) => {
+                let minutes = until.saturating_sub(self.issued_at).div_ceil(60);
+                text.push_str(&format!(" Too many failed attempts: try again in {minutes} minute(s)."));
+            }
+            Some(LockOut::UntilReenrolled) => text.push_str(
+                " Too many failed attempts: check-in stays locked until you enroll again with a new code from your \
+                 fleet.",
+            ),
+            None => {}
         }
         text
     }
@@ -209,10 +227,10 @@ pub struct Status {
     pub enrolled_at: Option<u64>,
     /// When the last successful check-in happened, unix seconds.
     pub last_checkin_at: Option<u64>,
-    /// The end of the current lock-out, unix seconds, if check-in is locked out.
-    pub locked_until: Option<u64>,
-    /// Failed attempts that still count towards a lock-out.
-    pub recent_failures: usize,
+    /// The lock-out in force, if check-in is locked out.
+    pub lock_out: Option<LockOut>,
+    /// Failed attempts since the last match.
+    pub failures: u32,
     /// The retention period, in days.
     pub retention_days: u32,
     /// When the template is wiped unless the driver checks in before, unix seconds.
@@ -258,7 +276,7 @@ pub fn enroll(
     driver_id: &str,
     fleet_id: &str,
     selfies: &[impl AsRef<[u8]>],
-    now: u64,
+    now: Clock,
 ) -> Result<Enrolled> {
     enroll_with(engine, path, kek, driver_id, fleet_id, selfies, &EnrollmentContext::default(), now)
 }
@@ -274,12 +292,12 @@ pub fn enroll_with(
     fleet_id: &str,
     selfies: &[impl AsRef<[u8]>],
     context: &EnrollmentContext,
-    now: u64,
+    now: Clock,
 ) -> Result<Enrolled> {
     context.check()?;
     let path = path.as_ref();
     let old = match Vault::open(path, kek, now) {
-        Ok(vault) if is_enrolled_at(&vault, now) => return Err(Error::VaultAlreadyEnrolled),
+        Ok(vault) if is_enrolled_at(&vault, now.wall) => return Err(Error::VaultAlreadyEnrolled),
         Ok(vault) => Some(vault),
         Err(Error::VaultMissing) => None,
         Err(e) => return Err(e),
@@ -302,11 +320,11 @@ pub fn enroll_with(
     if let Some(days) = retention_days.filter(|&days| days != vault.retention_days()) {
         vault.set_retention_days(days, now)?;
     }
-    let registration = registration_statement_with(&vault, context, now)?;
+    let registration = registration_statement_with(&vault, context, now.wall)?;
     Ok(Enrolled { vault, registration })
 }
 
-/// The device registration statement of `vault`'s key for its driver and fleet, dated `now`. [`enroll`] returns
+/// The device registration statement of `vault`'s key for its driver and fleet, dated `now` (unix seconds). [`enroll`] returns
 /// one; this signs another for the same key (for instance if the first was lost).
 pub fn registration_statement(vault: &Vault, now: u64) -> Result<String> {
     registration_statement_with(vault, &EnrollmentContext::default(), now)
@@ -336,7 +354,7 @@ pub fn check_in(
     vault: &mut Vault,
     challenge: &Challenge<'_>,
     frames: &[impl AsRef<[u8]>],
-    now: u64,
+    now: Clock,
 ) -> Result<CheckIn> {
     check_in_with(engine, vault, challenge, None, frames, now)
 }
@@ -350,25 +368,26 @@ pub fn check_in_with(
     challenge: &Challenge<'_>,
     fleet_last_counter: Option<u64>,
     frames: &[impl AsRef<[u8]>],
-    now: u64,
+    now: Clock,
 ) -> Result<CheckIn> {
     challenge.check()?;
     if frames.is_empty() || frames.len() > MAX_FRAMES {
         return Err(Error::CheckinFrameCount { given: frames.len(), max: MAX_FRAMES });
     }
-    if !is_enrolled_at(vault, now) {
+    if !is_enrolled_at(vault, now.wall) {
         return Err(Error::VaultNotEnrolled);
     }
+    // The counter signed is the next one: it is at or below the fleet's exactly when the vault's is below it.
     if let Some(fleet_counter) = fleet_last_counter.filter(|&fleet| vault.counter() < fleet) {
         return Err(Error::VaultRolledBack { vault_counter: vault.counter(), fleet_counter });
     }
     let key = device_key(vault)?;
-    let (verdict, attempts, locked_until) = match vault.locked_until(now) {
-        Some(until) => (Verdict { outcome: Outcome::LockedOut, live: false, retake: None }, 0, Some(until)),
+    let (verdict, attempts, lock_out) = match vault.lock_out(now) {
+        Some(lock_out) => (Verdict { outcome: Outcome::LockedOut, live: false, retake: None }, 0, Some(lock_out)),
         None => {
-            let attempts = u32::try_from(vault.recent_failures(now) + 1).unwrap_or(u32::MAX);
+            let attempts = vault.failures().saturating_add(1);
             let verdict = decide(engine, vault, frames, now)?;
-            let locked_until = match verdict.outcome {
+            let lock_out = match verdict.outcome {
                 Outcome::Match => {
                     vault.record_success(now)?;
                     None
@@ -376,17 +395,17 @@ pub fn check_in_with(
                 Outcome::NoMatch | Outcome::SpoofSuspected => vault.record_failure(now)?,
                 _ => None,
             };
-            (verdict, attempts, locked_until)
+            (verdict, attempts, lock_out)
         }
     };
     let counter = vault.next_counter()?;
-    let claims = claims(vault.driver_id(), vault.fleet_id(), challenge, now, counter, &verdict, attempts);
+    let claims = claims(vault.driver_id(), vault.fleet_id(), challenge, now.wall, counter, &verdict, attempts);
     Ok(CheckIn {
         token: key.sign(&claims),
         outcome: verdict.outcome,
         retake: verdict.retake,
-        locked_until,
-        issued_at: now,
+        lock_out,
+        issued_at: now.wall,
     })
 }
 
@@ -402,7 +421,7 @@ pub fn check_in_with(
 /// check-ins fail with [`Error::VaultNotEnrolled`] and receipts can still be signed. Its key never signs for a face
 /// again: [`enroll`] replaces the vault with one holding a new device key, for the fleet to register anew. To retire
 /// the device altogether, deliver the receipt, then call [`Vault::destroy`] and delete the key-encryption key.
-pub fn erase(vault: &mut Vault, challenge: Option<&Challenge<'_>>, now: u64) -> Result<String> {
+pub fn erase(vault: &mut Vault, challenge: Option<&Challenge<'_>>, now: Clock) -> Result<String> {
     let challenge = challenge.copied().unwrap_or(Challenge { nonce: ERASURE_NONCE, block: ERASURE_NONCE });
     challenge.check()?;
     // Load the key before erasing: a vault whose key cannot sign must not lose its template without a receipt.
@@ -414,8 +433,8 @@ pub fn erase(vault: &mut Vault, challenge: Option<&Challenge<'_>>, now: u64) -> 
 }
 
 /// The state of `vault` at `now`.
-pub fn status(vault: &Vault, now: u64) -> Result<Status> {
-    let enrolled = is_enrolled_at(vault, now);
+pub fn status(vault: &Vault, now: Clock) -> Result<Status> {
+    let enrolled = is_enrolled_at(vault, now.wall);
     Ok(Status {
         driver_id: vault.driver_id().to_owned(),
         fleet_id: vault.fleet_id().to_owned(),
@@ -423,8 +442,8 @@ pub fn status(vault: &Vault, now: u64) -> Result<Status> {
         enrolled,
         enrolled_at: vault.enrolled_at().filter(|_| enrolled),
         last_checkin_at: vault.last_checkin_at().filter(|_| enrolled),
-        locked_until: vault.locked_until(now),
-        recent_failures: vault.recent_failures(now),
+        lock_out: vault.lock_out(now),
+        failures: vault.failures(),
         retention_days: vault.retention_days(),
         retention_deadline: vault.retention_deadline().filter(|_| enrolled),
         counter: vault.counter(),
@@ -526,7 +545,7 @@ fn build_template(engine: &Engine, selfies: &[impl AsRef<[u8]>]) -> Result<Vec<E
 }
 
 /// Steps 3 and 4 of a check-in: pick the frame, screen it, and match it against the template.
-fn decide(engine: &Engine, vault: &mut Vault, frames: &[impl AsRef<[u8]>], now: u64) -> Result<Verdict> {
+fn decide(engine: &Engine, vault: &mut Vault, frames: &[impl AsRef<[u8]>], now: Clock) -> Result<Verdict> {
     let image = match pick_frame(engine, frames)? {
         Ok(image) => image,
         Err(issue) => return Ok(Verdict::retake(issue)),
@@ -595,21 +614,18 @@ mod tests {
 
     #[test]
     fn checkin_messages_carry_no_numbers_but_the_lock_out() {
-        let result = |outcome, retake, locked_until| CheckIn {
-            token: String::new(),
-            outcome,
-            retake,
-            locked_until,
-            issued_at: 1_000,
-        };
+        let result =
+            |outcome, retake, lock_out| CheckIn { token: String::new(), outcome, retake, lock_out, issued_at: 1_000 };
         for outcome in Outcome::ALL {
             let text = result(outcome, Some(QualityIssue::TooDark), None).message();
             assert!(!text.chars().any(|c| c.is_ascii_digit()), "{text}");
         }
         let text = result(Outcome::PoorQuality, Some(QualityIssue::Blurry), None).message();
         assert!(text.ends_with(QualityIssue::Blurry.message()), "{text}");
-        let text = result(Outcome::LockedOut, None, Some(1_000 + LOCKOUT_SECS - 30)).message();
+        let text = result(Outcome::LockedOut, None, Some(LockOut::Until(1_000 + LONG_LOCKOUT_SECS - 30))).message();
         assert!(text.contains("try again in 30 minute(s)"), "{text}");
+        let text = result(Outcome::NoMatch, None, Some(LockOut::UntilReenrolled)).message();
+        assert!(text.contains("until you enroll again") && !text.chars().any(|c| c.is_ascii_digit()), "{text}");
     }
 
     #[test]

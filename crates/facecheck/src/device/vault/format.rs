@@ -1,12 +1,16 @@
-//! The vault's file format, version 1: the bytes on disk and the sealed contents, and nothing else (no key, no
-//! file, no rule). [`seal`](super::seal) encrypts and authenticates what this module lays out; the vault's rules
-//! ([`lockout`](super::lockout), [`retention`](super::retention)) bound some of the fields.
+//! The vault's file format, version 2 (and version 1, read and migrated): the bytes on disk and the sealed
+//! contents, and nothing else (no key, no file, no rule). [`seal`](super::seal) encrypts and authenticates what
+//! this module lays out; the vault's rules ([`lockout`](super::lockout), [`retention`](super::retention)) bound
+//! some of the fields.
 //!
 //! The layout is specified in the vault's module documentation (`mod.rs`, "File format"), the public description
 //! of the file; this module implements it byte for byte, and a change here is a change there (and a new version).
+//! A version-1 file is read into the same [`State`], with its lock-out carried over by [`V1LockOut::migrate`];
+//! the next write stores it as version 2.
 
-use super::lockout::LOCKOUT_FAILURES;
+use super::lockout::{Lock, LockOutState, SHORT_LOCKOUT_FAILURES};
 use super::retention;
+use crate::device::clock::Clock;
 use crate::pipeline::embed::{Embedding, EMBEDDING_LEN};
 use crate::{Error, Result};
 use ring::aead::NONCE_LEN;
@@ -14,8 +18,10 @@ use zeroize::Zeroizing;
 
 /// The first eight bytes of every vault file.
 pub const MAGIC: [u8; 8] = *b"FCVAULT\0";
-/// The file format version this library writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The file format version this library writes (it also reads [`FORMAT_VERSION_1`]).
+pub const FORMAT_VERSION: u16 = 2;
+/// The first file format version, still read (and rewritten as [`FORMAT_VERSION`]).
+pub const FORMAT_VERSION_1: u16 = 1;
 /// Length of the PBKDF2 salt, in bytes.
 pub const SALT_LEN: usize = 16;
 /// Most templates one vault holds.
@@ -34,6 +40,11 @@ const MAX_HEADER_LEN: usize = 8 + 2 + 2 + MAX_ID_LEN + 1 + SALT_LEN + NONCE_LEN 
 pub(super) const MAX_FILE_LEN: usize = MAX_HEADER_LEN + MAX_SEALED_LEN;
 pub(super) const KDF_RAW: u8 = 0;
 const KDF_PBKDF2: u8 = 1;
+const LOCK_NONE: u8 = 0;
+const LOCK_TIMED: u8 = 1;
+const LOCK_UNTIL_REENROLLED: u8 = 2;
+/// Most failed attempts a version-1 vault recorded (its lock-out threshold).
+const V1_MAX_FAILURES: usize = 5;
 
 /// How the key-encryption key was obtained; recorded in the header so that a passphrase vault can be reopened.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -51,9 +62,35 @@ pub(super) struct State {
     pub(super) retention_days: u32,
     pub(super) enrolled_at: Option<u64>,
     pub(super) last_checkin_at: Option<u64>,
-    pub(super) locked_until: Option<u64>,
-    pub(super) failures: Vec<u64>,
+    pub(super) lock_out: LockOutState,
     pub(super) templates: Vec<Embedding>,
+}
+
+/// The length of the lock-out fields: failures, lock kind, length, served, and the reading they were counted at.
+const LOCK_OUT_LEN: usize = 4 + 1 + 8 + 8 + 8 + 9;
+
+/// The lock-out of a version-1 vault, which kept the end of a lock-out in wall-clock time and the times of the
+/// recent failures; [`migrate`](V1LockOut::migrate) turns it into the version-2 state once a reading is at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct V1LockOut {
+    locked_until: Option<u64>,
+    recent_failures: u32,
+}
+
+impl V1LockOut {
+    /// The version-2 lock-out for a version-1 one, at `now`: its recent failures count as failures since the last
+    /// match, and a lock-out still running becomes a timed one with the time it had left (which the five failures
+    /// that started it are added back for: version 1 cleared them).
+    pub(super) fn migrate(self, now: Clock) -> LockOutState {
+        let remaining = self.locked_until.map_or(0, |until| until.saturating_sub(now.wall));
+        if remaining == 0 {
+            return LockOutState { failures: self.recent_failures, lock: None };
+        }
+        LockOutState {
+            failures: self.recent_failures + SHORT_LOCKOUT_FAILURES,
+            lock: Some(Lock::Timed { length: remaining, served: 0, checked: now }),
+        }
+    }
 }
 
 impl State {
@@ -63,9 +100,8 @@ impl State {
             + self.signing_key.len()
             + 8
             + 4
-            + 3 * 9
-            + 1
-            + 8 * self.failures.len()
+            + 2 * 9
+            + LOCK_OUT_LEN
             + 1
             + TEMPLATE_BYTES * self.templates.len()
     }
@@ -85,11 +121,17 @@ impl State {
         out.extend_from_slice(&self.retention_days.to_le_bytes());
         put_optional(&mut out, self.enrolled_at);
         put_optional(&mut out, self.last_checkin_at);
-        put_optional(&mut out, self.locked_until);
-        out.push(self.failures.len() as u8);
-        for t in &self.failures {
-            out.extend_from_slice(&t.to_le_bytes());
-        }
+        out.extend_from_slice(&self.lock_out.failures.to_le_bytes());
+        let (kind, length, served, checked) = match self.lock_out.lock {
+            None => (LOCK_NONE, 0, 0, Clock::wall_only(0)),
+            Some(Lock::Timed { length, served, checked }) => (LOCK_TIMED, length, served, checked),
+            Some(Lock::UntilReenrolled) => (LOCK_UNTIL_REENROLLED, 0, 0, Clock::wall_only(0)),
+        };
+        out.push(kind);
+        out.extend_from_slice(&length.to_le_bytes());
+        out.extend_from_slice(&served.to_le_bytes());
+        out.extend_from_slice(&checked.wall.to_le_bytes());
+        put_optional(&mut out, checked.elapsed);
         out.push(self.templates.len() as u8);
         for template in &self.templates {
             for value in &template.0 {
@@ -99,9 +141,10 @@ impl State {
         out
     }
 
-    /// Parses the plaintext layout; the caller has authenticated it, so a failure here means a bug or a vault
-    /// written by a different layout under the same key.
-    pub(super) fn decode(plain: &[u8]) -> Option<State> {
+    /// Parses the plaintext layout of `version` (the header's, already checked to be one this library reads); the
+    /// caller has authenticated it, so a failure here means a bug or a vault written by a different layout under
+    /// the same key. A version-1 vault's lock-out comes back apart, to be migrated at the reading of its opening.
+    pub(super) fn decode(plain: &[u8], version: u16) -> Option<(State, Option<V1LockOut>)> {
         let mut r = Reader::new(plain);
         let fleet_len = usize::from(r.u16()?);
         let fleet_id = String::from_utf8(r.bytes(fleet_len)?.to_vec()).ok()?;
@@ -116,12 +159,18 @@ impl State {
         }
         let enrolled_at = r.optional()?;
         let last_checkin_at = r.optional()?;
-        let locked_until = r.optional()?;
-        let failure_count = usize::from(r.u8()?);
-        if failure_count > LOCKOUT_FAILURES {
-            return None;
-        }
-        let failures = (0..failure_count).map(|_| r.u64()).collect::<Option<Vec<u64>>>()?;
+        let (lock_out, v1) = if version == FORMAT_VERSION_1 {
+            let locked_until = r.optional()?;
+            let failure_count = usize::from(r.u8()?);
+            if failure_count > V1_MAX_FAILURES {
+                return None;
+            }
+            r.bytes(8 * failure_count)?;
+            let recent_failures = failure_count as u32;
+            (LockOutState::default(), Some(V1LockOut { locked_until, recent_failures }))
+        } else {
+            (r.lock_out()?, None)
+        };
         let template_count = usize::from(r.u8()?);
         if template_count > MAX_TEMPLATES || enrolled_at.is_some() != (template_count > 0) {
             return None;
@@ -142,17 +191,9 @@ impl State {
         if !r.is_empty() {
             return None;
         }
-        Some(State {
-            fleet_id,
-            signing_key,
-            counter,
-            retention_days,
-            enrolled_at,
-            last_checkin_at,
-            locked_until,
-            failures,
-            templates,
-        })
+        let state =
+            State { fleet_id, signing_key, counter, retention_days, enrolled_at, last_checkin_at, lock_out, templates };
+        Some((state, v1))
     }
 }
 
@@ -203,6 +244,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The version-2 lock-out fields; every combination the encoder cannot write is refused.
+    fn lock_out(&mut self) -> Option<LockOutState> {
+        let failures = self.u32()?;
+        let (kind, length, served) = (self.u8()?, self.u64()?, self.u64()?);
+        let checked = Clock::new(self.u64()?, self.optional()?);
+        let lock = match kind {
+            LOCK_NONE if (length, served, checked) == (0, 0, Clock::wall_only(0)) => None,
+            LOCK_TIMED if served < length => Some(Lock::Timed { length, served, checked }),
+            LOCK_UNTIL_REENROLLED if (length, served, checked) == (0, 0, Clock::wall_only(0)) => {
+                Some(Lock::UntilReenrolled)
+            }
+            _ => return None,
+        };
+        Some(LockOutState { failures, lock })
+    }
+
     fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }
@@ -210,6 +267,7 @@ impl<'a> Reader<'a> {
 
 /// A parsed, not yet authenticated, vault file.
 pub(super) struct SealedFile<'a> {
+    pub(super) version: u16,
     pub(super) driver_id: String,
     pub(super) kdf: Kdf,
     pub(super) nonce: [u8; NONCE_LEN],
@@ -258,7 +316,7 @@ pub(super) fn parse_file(bytes: &[u8]) -> Result<SealedFile<'_>> {
     let truncated = || Error::VaultCorrupt("the header is truncated");
     let mut r = Reader::new(&bytes[MAGIC.len()..]);
     let version = r.u16().ok_or_else(truncated)?;
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != FORMAT_VERSION_1 {
         return Err(Error::VaultUnsupportedVersion(version));
     }
     let id_len = usize::from(r.u16().ok_or_else(truncated)?);
@@ -285,7 +343,7 @@ pub(super) fn parse_file(bytes: &[u8]) -> Result<SealedFile<'_>> {
     if r.rest.len() > sealed_len {
         return Err(Error::VaultCorrupt("the file has trailing bytes"));
     }
-    Ok(SealedFile { driver_id, kdf, nonce, header: &bytes[..header_len], sealed: &bytes[header_len..] })
+    Ok(SealedFile { version, driver_id, kdf, nonce, header: &bytes[..header_len], sealed: &bytes[header_len..] })
 }
 
 /// Checks a driver or fleet id for a new vault: `1..=MAX_ID_LEN` bytes.

@@ -1,44 +1,108 @@
-//! The lock-out counter: how failed check-in attempts add up to a lock-out, and when it ends.
+//! The lock-out: how failed check-in attempts add up, what each one costs, and how a lock-out is served.
 //!
-//! The rule, as the phone enforces it: a failed attempt (a `no_match` or a `spoof_suspected`, as the check-in
-//! policy decides) is recorded with its time; attempts older than [`LOCKOUT_WINDOW_SECS`] no longer count; the
-//! [`LOCKOUT_FAILURES`]th attempt that still counts locks check-in until [`LOCKOUT_SECS`] after it and clears the
-//! list. While locked out, attempts are not recorded and the lock-out is not extended. A successful check-in
-//! clears the list.
+//! The rule, as the phone enforces it:
+//! - a failed attempt (a `no_match` or a `spoof_suspected`, as the check-in policy decides) adds one to the count of
+//!   failures **since the last `match`**; only a `match` sets it back to zero (retakes, time, restarts and lock-outs
+//!   do not), so pacing the attempts buys nothing;
+//! - from the [`SHORT_LOCKOUT_FAILURES`]th failure on, every failure locks check-in: for [`SHORT_LOCKOUT_SECS`]
+//!   up to the [`LONG_LOCKOUT_FAILURES`]th, then for [`LONG_LOCKOUT_SECS`], and the [`FINAL_LOCKOUT_FAILURES`]th
+//!   locks it for good. Nothing on the phone lifts that last lock-out: the only way out is to erase and enroll
+//!   again, and a new enrollment is worth something only once the fleet has registered its new device key, which
+//!   takes a new enrollment code from the fleet's admin (the fleet's decision). Between two matches an impostor
+//!   gets at most [`FINAL_LOCKOUT_FAILURES`] comparisons, and the last ten at least half an hour apart;
+//! - while locked out, attempts are refused without a comparison (the policy signs `locked_out`) and not counted;
+//! - a lock-out is served in the time [`Clock::progress_since`] counts (the smaller of the wall clock's and the
+//!   monotonic clock's progress, only the time since boot across a reboot), so no change of the wall clock
+//!   shortens it. The time served is added up at every reading the vault is given and written with the vault, so
+//!   it survives restarts and reboots.
 //!
-//! This file holds the rule only, as functions of the two fields the vault keeps for it (the recent failures and
-//! the end of the lock-out). The vault calls them inside its atomic writes, so a recorded attempt is on disk before
-//! the attempt's token is signed; the times are the `now` the caller passes (there is no hidden clock).
+//! This file holds the rule only, on the state the vault keeps for it ([`LockOutState`]); the vault applies it
+//! inside its atomic writes, so a failure is on disk before the attempt's token is signed. What only the fleet can
+//! do (count attempts across devices and restored copies, refuse a `match` after too many failures per day) is
+//! its own attempt limit (`facecheck-fleet`).
 
-/// Failed attempts older than this many seconds no longer count towards a lock-out.
-pub const LOCKOUT_WINDOW_SECS: u64 = 3 * 60;
-/// This many failed attempts within [`LOCKOUT_WINDOW_SECS`] lock the vault out.
-pub const LOCKOUT_FAILURES: usize = 5;
-/// Length of a lock-out, in seconds.
-pub const LOCKOUT_SECS: u64 = 30 * 60;
+use crate::device::clock::Clock;
 
-/// The end of the lock-out recorded as `locked_until`, if it is still running at `now`.
-pub(super) fn active(locked_until: Option<u64>, now: u64) -> Option<u64> {
-    locked_until.filter(|&until| now < until)
+/// From this many failures since the last match, every failure locks check-in.
+pub const SHORT_LOCKOUT_FAILURES: u32 = 5;
+/// How long each failure from the [`SHORT_LOCKOUT_FAILURES`]th locks check-in, in seconds.
+pub const SHORT_LOCKOUT_SECS: u64 = 60;
+/// From this many failures since the last match, every failure locks check-in for [`LONG_LOCKOUT_SECS`].
+pub const LONG_LOCKOUT_FAILURES: u32 = 10;
+/// How long each failure from the [`LONG_LOCKOUT_FAILURES`]th locks check-in, in seconds.
+pub const LONG_LOCKOUT_SECS: u64 = 30 * 60;
+/// The failure since the last match that locks check-in until a new enrollment.
+pub const FINAL_LOCKOUT_FAILURES: u32 = 20;
+
+/// A lock-out in force, as the caller sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockOut {
+    /// Locked until about this wall-clock time, unix seconds: the reading's wall clock plus the time still to
+    /// serve. It is an estimate for the driver; the lock-out ends when the time is served, whatever the wall clock.
+    Until(u64),
+    /// Locked until the driver is enrolled again, which the fleet has to approve.
+    UntilReenrolled,
 }
 
-/// How many of the recorded `failures` still count towards a lock-out at `now`.
-pub(super) fn recent(failures: &[u64], now: u64) -> usize {
-    failures.iter().filter(|&&t| now.saturating_sub(t) <= LOCKOUT_WINDOW_SECS).count()
+/// A lock-out being served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lock {
+    /// Lasts `length` seconds, of which `served` were served up to the reading `checked`.
+    Timed { length: u64, served: u64, checked: Clock },
+    /// Lasts until a new enrollment.
+    UntilReenrolled,
 }
 
-/// Records a failed attempt at `now`: prunes the attempts that no longer count, adds this one, and on the
-/// [`LOCKOUT_FAILURES`]th starts a lock-out and clears the list. The caller has checked that no lock-out runs.
-pub(super) fn record_failure(failures: &mut Vec<u64>, locked_until: &mut Option<u64>, now: u64) {
-    failures.retain(|&t| now.saturating_sub(t) <= LOCKOUT_WINDOW_SECS);
-    failures.push(now);
-    if failures.len() >= LOCKOUT_FAILURES {
-        failures.clear();
-        *locked_until = Some(now.saturating_add(LOCKOUT_SECS));
+/// What the vault keeps for the lock-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct LockOutState {
+    /// Failed attempts since the last match.
+    pub(super) failures: u32,
+    /// The lock-out being served, if any.
+    pub(super) lock: Option<Lock>,
+}
+
+/// How long the `failures`th failure since the last match locks check-in, if it does.
+fn lock_for(failures: u32, now: Clock) -> Option<Lock> {
+    let timed = |length| Some(Lock::Timed { length, served: 0, checked: now });
+    match failures {
+        n if n >= FINAL_LOCKOUT_FAILURES => Some(Lock::UntilReenrolled),
+        n if n >= LONG_LOCKOUT_FAILURES => timed(LONG_LOCKOUT_SECS),
+        n if n >= SHORT_LOCKOUT_FAILURES => timed(SHORT_LOCKOUT_SECS),
+        _ => None,
     }
 }
 
-/// A successful check-in: the failed attempts no longer count.
-pub(super) fn record_success(failures: &mut Vec<u64>) {
-    failures.clear();
+impl LockOutState {
+    /// The lock-out in force at `now`, if any (nothing is written: [`serve`](LockOutState::serve) does that).
+    pub(super) fn active(&self, now: Clock) -> Option<LockOut> {
+        match self.lock? {
+            Lock::UntilReenrolled => Some(LockOut::UntilReenrolled),
+            Lock::Timed { length, served, checked } => {
+                let remaining = length.saturating_sub(served.saturating_add(now.progress_since(&checked)));
+                (remaining > 0).then(|| LockOut::Until(now.wall.saturating_add(remaining)))
+            }
+        }
+    }
+
+    /// Adds the time served since the last reading, up to `now`, and ends a timed lock-out that has been served.
+    pub(super) fn serve(&mut self, now: Clock) {
+        if let Some(Lock::Timed { length, served, checked }) = self.lock {
+            let served = served.saturating_add(now.progress_since(&checked));
+            self.lock = (served < length).then_some(Lock::Timed { length, served, checked: now });
+        }
+    }
+
+    /// Records a failed attempt at `now` and starts the lock-out it earns. The caller has served the lock-out up to
+    /// `now` ([`serve`](LockOutState::serve)) and checked that none is in force.
+    pub(super) fn record_failure(&mut self, now: Clock) {
+        self.failures = self.failures.saturating_add(1);
+        self.lock = lock_for(self.failures, now);
+    }
+
+    /// A match: the failures no longer count. (No lock-out is in force: a locked-out attempt compares nothing.)
+    pub(super) fn record_success(&mut self) {
+        *self = LockOutState::default();
+    }
 }

@@ -11,8 +11,10 @@
 //!   [`Vault::create`] refuses to replace an existing vault.
 //! - **The counter is durable before it is used.** [`Vault::next_counter`] returns a value only once the vault
 //!   holding it is on disk, so no value is handed out twice, even across crashes (values may be skipped).
-//! - **Time is an argument.** Every operation that depends on time takes `now` in unix seconds; there is no hidden
-//!   clock.
+//! - **Time is an argument.** Every operation that depends on time takes `now`, a [`Clock`] reading of the wall
+//!   clock (unix seconds) and, where the platform has one, of the monotonic clock since boot; there is no hidden
+//!   clock. Retention counts wall-clock days; a lock-out is served in time that no change of the wall clock
+//!   shortens ([`Clock::progress_since`]).
 //! - **Retention.** The template is wiped, and the file rewritten as not enrolled, once
 //!   [`retention_days`](Vault::retention_days) have passed since the later of the enrollment and the last successful
 //!   check-in; this is checked by [`Vault::open`] and by every operation that takes `now`.
@@ -26,18 +28,21 @@
 //! - `format.rs`: the versioned file format below (header, sealed contents, bounds), bytes only;
 //! - `seal.rs`: the key-encryption key ([`Kek`]), AES-256-GCM, PBKDF2;
 //! - `store.rs`: the file on disk (atomic writes and their crash steps, the lock, deletion);
-//! - `lockout.rs`: the lock-out rule ([`LOCKOUT_FAILURES`] within [`LOCKOUT_WINDOW_SECS`], [`LOCKOUT_SECS`]);
+//! - `lockout.rs`: the lock-out rule (failures since the last match; from the [`SHORT_LOCKOUT_FAILURES`]th, each
+//!   locks check-in, longer from the [`LONG_LOCKOUT_FAILURES`]th, and the [`FINAL_LOCKOUT_FAILURES`]th until a new
+//!   enrollment);
 //! - `retention.rs`: when an unused template is wiped;
 //! - `mod.rs`: [`Vault`], which applies those rules to its state and writes every change through the other
 //!   modules, so the state on disk and in memory move together; `tests/` has one test file per module.
 //!
-//! # File format (version 1)
-//! All integers are little-endian.
+//! # File format (version 2)
+//! All integers are little-endian. Version 1 files are still read, and rewritten as version 2 when opened (see
+//! "Version 1" below).
 //!
 //! | offset     | size | field                                                                          |
 //! |------------|------|--------------------------------------------------------------------------------|
 //! | 0          | 8    | magic `b"FCVAULT\0"`                                                           |
-//! | 8          | 2    | format version, `1`                                                            |
+//! | 8          | 2    | format version, `2` (or `1`, read only)                                        |
 //! | 10         | 2    | driver id length `n`, `1..=256`                                                |
 //! | 12         | n    | driver id, UTF-8                                                               |
 //! | 12+n       | 1    | key derivation: `0` raw 32-byte key, `1` PBKDF2-HMAC-SHA256 (600 000 rounds)   |
@@ -49,7 +54,7 @@
 //! The additional authenticated data is the whole header, bytes `0..29+n+s` (magic, version, driver id, key
 //! derivation and salt, nonce, sealed length), so none of it can be changed without the tag failing.
 //!
-//! The sealed contents (version 1):
+//! The sealed contents (version 2):
 //!
 //! | size      | field                                                                               |
 //! |-----------|-------------------------------------------------------------------------------------|
@@ -59,9 +64,19 @@
 //! | 4         | retention period in days, `1..=1095`                                                |
 //! | 9         | enrolled at: flag (`0` none, `1` some), unix seconds (0 when none)                 |
 //! | 9         | last successful check-in at: flag, unix seconds                                     |
-//! | 9         | locked out until: flag, unix seconds                                                |
-//! | 1 + 8·a   | recent failed attempts: count `a` (`0..=5`), unix seconds each                      |
+//! | 4         | failed attempts since the last match                                                |
+//! | 1         | lock-out: `0` none, `1` timed, `2` until a new enrollment                           |
+//! | 8         | timed lock-out: its length in seconds (0 otherwise)                                 |
+//! | 8         | timed lock-out: seconds served, below the length (0 otherwise)                      |
+//! | 8         | timed lock-out: the wall clock (unix seconds) up to which it was served (0 otherwise) |
+//! | 9         | timed lock-out: the monotonic clock then: flag, seconds since boot (0 otherwise)    |
 //! | 1 + 512·t | templates: count `t` (`0..=16`), 128 `f32` each; `t > 0` exactly when enrolled      |
+//!
+//! **Version 1** has the same header (version `1`) and the same contents up to the last successful check-in, then
+//! "locked out until" (flag, unix seconds), the recent failed attempts (a count `0..=5`, then unix seconds each)
+//! and the templates. Opening one migrates it: the recent failures count as failures since the last match, a
+//! lock-out still running becomes a timed one with the wall-clock time it had left (and the five failures that
+//! started it, which version 1 had cleared), and the file is rewritten as version 2 at once.
 //!
 //! The plaintext buffer lives in [`Zeroizing`] memory that is allocated once at its final size, so no stray copy
 //! is left behind by a reallocation.
@@ -74,6 +89,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+use crate::device::clock::Clock;
 use crate::pipeline::embed::Embedding;
 use crate::{Error, Result};
 use format::{Kdf, State};
@@ -84,8 +100,11 @@ use std::path::{Path, PathBuf};
 use store::WriteStep;
 use zeroize::Zeroizing;
 
-pub use format::{FORMAT_VERSION, MAGIC, MAX_ID_LEN, MAX_SIGNING_KEY_LEN, MAX_TEMPLATES, SALT_LEN};
-pub use lockout::{LOCKOUT_FAILURES, LOCKOUT_SECS, LOCKOUT_WINDOW_SECS};
+pub use format::{FORMAT_VERSION, FORMAT_VERSION_1, MAGIC, MAX_ID_LEN, MAX_SIGNING_KEY_LEN, MAX_TEMPLATES, SALT_LEN};
+pub use lockout::{
+    LockOut, FINAL_LOCKOUT_FAILURES, LONG_LOCKOUT_FAILURES, LONG_LOCKOUT_SECS, SHORT_LOCKOUT_FAILURES,
+    SHORT_LOCKOUT_SECS,
+};
 pub use retention::{DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS};
 pub use seal::{Kek, KEK_LEN, PBKDF2_ITERATIONS};
 
@@ -110,7 +129,7 @@ pub struct ErasureTicket {
     pub fleet_id: String,
     /// The counter value reserved for the receipt; already durable, never handed out again.
     pub counter: u64,
-    /// The time of the erasure, unix seconds (the `now` passed to [`Vault::erase`]).
+    /// The time of the erasure, unix seconds (the wall clock of the `now` passed to [`Vault::erase`]).
     pub erased_at: u64,
     /// The device signing key (PKCS#8), to sign the receipt with; wiped when dropped.
     pub signing_key_pkcs8: Zeroizing<Vec<u8>>,
@@ -154,7 +173,7 @@ impl Vault {
     /// Fails with [`Error::VaultExists`] if anything already exists at `path` (it is left untouched), and with
     /// [`Error::VaultInvalidInput`] if an id, the key or the templates are out of range. A `kek` from
     /// [`Kek::from_passphrase`] records its salt in the header.
-    pub fn create(path: impl AsRef<Path>, kek: &Kek, init: VaultInit, now: u64) -> Result<Vault> {
+    pub fn create(path: impl AsRef<Path>, kek: &Kek, init: VaultInit, now: Clock) -> Result<Vault> {
         Vault::create_inner(path.as_ref(), kek, init, now, None)
     }
 
@@ -162,7 +181,7 @@ impl Vault {
         path: &Path,
         kek: &Kek,
         init: VaultInit,
-        now: u64,
+        now: Clock,
         crash_before: Option<WriteStep>,
     ) -> Result<Vault> {
         format::check_id(&init.driver_id, "driver id must be 1 to 256 bytes")?;
@@ -180,10 +199,9 @@ impl Vault {
             signing_key: init.signing_key_pkcs8,
             counter: 0,
             retention_days: DEFAULT_RETENTION_DAYS,
-            enrolled_at: Some(now),
+            enrolled_at: Some(now.wall),
             last_checkin_at: None,
-            locked_until: None,
-            failures: Vec::new(),
+            lock_out: lockout::LockOutState::default(),
             templates: init.templates,
         };
         let vault = Vault {
@@ -199,13 +217,15 @@ impl Vault {
         Ok(vault)
     }
 
-    /// Opens the vault at `path` with `kek`, then applies the retention rule at `now` (which may wipe the template
-    /// and rewrite the file as not enrolled). A stale temp file left by an interrupted write is removed.
+    /// Opens the vault at `path` with `kek`, then applies the time passed up to `now`: the retention rule (which may
+    /// wipe the template and rewrite the file as not enrolled) and the lock-out's time served (written with the
+    /// vault). A version-1 vault is migrated and rewritten as version 2. A stale temp file left by an interrupted
+    /// write is removed.
     ///
     /// Errors: [`Error::VaultMissing`], [`Error::VaultBusy`], [`Error::VaultCorrupt`] (not a vault, truncated,
     /// malformed), [`Error::VaultUnsupportedVersion`], [`Error::VaultUnreadable`] (wrong key or tampered),
     /// [`Error::VaultIo`]. The file is never modified when opening fails.
-    pub fn open(path: impl AsRef<Path>, kek: &Kek, now: u64) -> Result<Vault> {
+    pub fn open(path: impl AsRef<Path>, kek: &Kek, now: Clock) -> Result<Vault> {
         let path = path.as_ref();
         match fs::symlink_metadata(path) {
             Ok(_) => {}
@@ -216,7 +236,10 @@ impl Vault {
         store::remove_stale_temp(&store::temp_path(path))?;
         let bytes = store::read_vault_file(path)?;
         let sealed = format::parse_file(&bytes)?;
-        let state = seal::unseal(kek, &sealed)?;
+        let (mut state, v1_lock_out) = seal::unseal(kek, &sealed)?;
+        if let Some(v1) = v1_lock_out {
+            state.lock_out = v1.migrate(now);
+        }
         let mut vault = Vault {
             path: path.to_path_buf(),
             kek: kek.duplicate(),
@@ -226,7 +249,11 @@ impl Vault {
             _lock: lock,
             crash_before: None,
         };
-        vault.apply_retention(now)?;
+        if v1_lock_out.is_some() {
+            vault.write(&vault.state)?;
+            log::info!("vault: migrated to format version {FORMAT_VERSION}");
+        }
+        vault.apply_time(now)?;
         Ok(vault)
     }
 
@@ -296,26 +323,25 @@ impl Vault {
         self.state.retention_deadline()
     }
 
-    /// The end of the current lock-out if the vault is locked out at `now`, unix seconds.
-    pub fn locked_until(&self, now: u64) -> Option<u64> {
-        lockout::active(self.state.locked_until, now)
+    /// The lock-out in force at `now`, if check-in is locked out.
+    pub fn lock_out(&self, now: Clock) -> Option<LockOut> {
+        self.state.lock_out.active(now)
     }
 
-    /// How many failed attempts recorded by [`record_failure`](Vault::record_failure) still count towards a
-    /// lock-out at `now` (those at most [`LOCKOUT_WINDOW_SECS`] old); `0..LOCKOUT_FAILURES`.
-    pub fn recent_failures(&self, now: u64) -> usize {
-        lockout::recent(&self.state.failures, now)
+    /// The failed attempts recorded by [`record_failure`](Vault::record_failure) since the last match.
+    pub fn failures(&self) -> u32 {
+        self.state.lock_out.failures
     }
 
     /// Sets the retention period to `days` (`1..=1095`) and applies it at `now` (a shorter period may wipe the
     /// template at once). Longer or zero periods are refused with [`Error::VaultRetention`].
-    pub fn set_retention_days(&mut self, days: u32, now: u64) -> Result<()> {
+    pub fn set_retention_days(&mut self, days: u32, now: Clock) -> Result<()> {
         if !retention::allows(days) {
             return Err(Error::VaultRetention { days, max: MAX_RETENTION_DAYS });
         }
-        self.update_expiring(now, |state| {
+        self.update_at(now, |state| {
             state.retention_days = days;
-            state.expire(now);
+            state.expire(now.wall);
             Ok(())
         })
     }
@@ -329,32 +355,35 @@ impl Vault {
         Ok(self.state.counter)
     }
 
-    /// Records a failed check-in attempt at `now` and returns the end of the lock-out if the vault is now locked.
-    ///
-    /// Attempts older than [`LOCKOUT_WINDOW_SECS`] are pruned; the [`LOCKOUT_FAILURES`]th attempt within the window
-    /// locks the vault until `now + LOCKOUT_SECS` and clears the attempts. While locked out, attempts are not
-    /// recorded (the policy refuses them) and the current lock-out end is returned unchanged.
-    pub fn record_failure(&mut self, now: u64) -> Result<Option<u64>> {
-        if let Some(until) = self.locked_until(now) {
-            self.apply_retention(now)?;
-            return Ok(Some(until));
+    /// Records a failed check-in attempt at `now` and returns the lock-out it starts, if any (see `lockout.rs` for
+    /// the schedule). While locked out, attempts are not recorded (the policy refuses them) and the lock-out in
+    /// force is returned unchanged.
+    pub fn record_failure(&mut self, now: Clock) -> Result<Option<LockOut>> {
+        if let Some(lock_out) = self.lock_out(now) {
+            self.apply_time(now)?;
+            return Ok(Some(lock_out));
         }
-        self.update_expiring(now, |state| {
-            lockout::record_failure(&mut state.failures, &mut state.locked_until, now);
+        self.update_at(now, |state| {
+            state.lock_out.record_failure(now);
             Ok(())
         })?;
-        Ok(self.locked_until(now))
+        Ok(self.lock_out(now))
     }
 
-    /// Records a successful check-in at `now`: clears the failed attempts and restarts the retention period.
-    /// Fails with [`Error::VaultNotEnrolled`] if no template is enrolled (also after the retention period).
-    pub fn record_success(&mut self, now: u64) -> Result<()> {
-        self.update_expiring(now, |state| {
+    /// Records a successful check-in at `now`: the failed attempts no longer count, and the retention period
+    /// restarts. Fails with [`Error::VaultNotEnrolled`] if no template is enrolled (also after the retention
+    /// period), and with [`Error::VaultLockedOut`] while a lock-out is in force (a locked-out attempt compares
+    /// nothing, so it cannot have matched).
+    pub fn record_success(&mut self, now: Clock) -> Result<()> {
+        self.update_at(now, |state| {
             if state.templates.is_empty() {
                 return Err(Error::VaultNotEnrolled);
             }
-            lockout::record_success(&mut state.failures);
-            state.last_checkin_at = Some(now);
+            if state.lock_out.active(now).is_some() {
+                return Err(Error::VaultLockedOut);
+            }
+            state.lock_out.record_success();
+            state.last_checkin_at = Some(now.wall);
             Ok(())
         })
     }
@@ -364,7 +393,7 @@ impl Vault {
     /// signed with, never the template. The device key, ids, counter and lock-out state stay, so a receipt can
     /// still be signed. There is no enrolling into an erased vault: a new enrollment replaces the vault with a new
     /// one and a new device key (`checkin::enroll`), which the fleet has to register again.
-    pub fn erase(&mut self, now: u64) -> Result<ErasureTicket> {
+    pub fn erase(&mut self, now: Clock) -> Result<ErasureTicket> {
         self.update(|state| {
             state.advance_counter()?;
             state.wipe_template();
@@ -375,7 +404,7 @@ impl Vault {
             driver_id: self.driver_id.clone(),
             fleet_id: self.state.fleet_id.clone(),
             counter: self.state.counter,
-            erased_at: now,
+            erased_at: now.wall,
             signing_key_pkcs8: self.state.signing_key.clone(),
         })
     }
@@ -395,8 +424,8 @@ impl Vault {
     /// Taking the best of `t` templates raises the false match rate of a pair threshold by up to `t` times; the
     /// check-in policy picks between this and [`mean_distance`](Vault::mean_distance) with that in mind.
     #[allow(dead_code)] // Used by the check-in policy.
-    pub(crate) fn best_distance(&mut self, probe: &Embedding, now: u64) -> Result<f32> {
-        self.apply_retention(now)?;
+    pub(crate) fn best_distance(&mut self, probe: &Embedding, now: Clock) -> Result<f32> {
+        self.apply_time(now)?;
         self.state
             .templates
             .iter()
@@ -408,27 +437,31 @@ impl Vault {
     /// The distance between `probe` and the normalised mean of the enrolled templates, after applying the retention
     /// rule at `now`; [`Error::VaultNotEnrolled`] if none is enrolled.
     #[allow(dead_code)] // Used by the check-in policy.
-    pub(crate) fn mean_distance(&mut self, probe: &Embedding, now: u64) -> Result<f32> {
-        self.apply_retention(now)?;
+    pub(crate) fn mean_distance(&mut self, probe: &Embedding, now: Clock) -> Result<f32> {
+        self.apply_time(now)?;
         let mean = Embedding::mean(&self.state.templates).ok_or(Error::VaultNotEnrolled)?;
         Ok(mean.distance(probe))
     }
 
-    /// Wipes the template if the retention period has passed at `now`, and persists that.
-    fn apply_retention(&mut self, now: u64) -> Result<()> {
-        self.update_expiring(now, |_| Ok(()))
+    /// Applies the time passed up to `now` and persists it: wipes the template if the retention period has passed,
+    /// adds the time served to a lock-out.
+    fn apply_time(&mut self, now: Clock) -> Result<()> {
+        self.update_at(now, |_| Ok(()))
     }
 
-    /// Like [`update`](Vault::update), with the retention rule applied first, in the same write. If `change`
-    /// refuses, a due wipe is still written.
-    fn update_expiring(&mut self, now: u64, change: impl FnOnce(&mut State) -> Result<()>) -> Result<()> {
-        let mut expired = self.state.clone();
-        expired.expire(now);
-        let mut next = expired.clone();
+    /// Like [`update`](Vault::update), with the time passed up to `now` applied first ([`apply_time`]), in the
+    /// same write. If `change` refuses, the time passed is still written.
+    ///
+    /// [`apply_time`]: Vault::apply_time
+    fn update_at(&mut self, now: Clock, change: impl FnOnce(&mut State) -> Result<()>) -> Result<()> {
+        let mut caught_up = self.state.clone();
+        caught_up.expire(now.wall);
+        caught_up.lock_out.serve(now);
+        let mut next = caught_up.clone();
         match change(&mut next) {
             Ok(()) => self.commit(next),
             Err(e) => {
-                self.commit(expired)?;
+                self.commit(caught_up)?;
                 Err(e)
             }
         }

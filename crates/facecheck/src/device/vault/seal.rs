@@ -7,7 +7,7 @@
 //! from a tampered file: both are [`Error::VaultUnreadable`]. The plaintext only ever lives in [`Zeroizing`]
 //! buffers allocated at their final size (the tag included), so sealing in place leaves no stray copy.
 
-use super::format::{self, Kdf, SealedFile, State, SALT_LEN, TAG_LEN};
+use super::format::{self, Kdf, SealedFile, State, V1LockOut, SALT_LEN, TAG_LEN};
 use crate::{Error, Result};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -115,12 +115,13 @@ pub(super) fn seal(kek: &Kek, kdf: Kdf, driver_id: &str, state: &State) -> Resul
     Ok(file)
 }
 
-/// Authenticates and decrypts a parsed file with `kek`, and decodes its contents.
-pub(super) fn unseal(kek: &Kek, file: &SealedFile<'_>) -> Result<State> {
+/// Authenticates and decrypts a parsed file with `kek`, and decodes its contents (with a version-1 file's lock-out
+/// apart, see [`State::decode`]).
+pub(super) fn unseal(kek: &Kek, file: &SealedFile<'_>) -> Result<(State, Option<V1LockOut>)> {
     let mut buffer = Zeroizing::new(file.sealed.to_vec());
     let plain = kek
         .aead_key()?
         .open_in_place(Nonce::assume_unique_for_key(file.nonce), Aad::from(file.header), &mut buffer[..])
         .map_err(|_| Error::VaultUnreadable)?;
-    State::decode(plain).ok_or(Error::VaultCorrupt("the sealed contents are malformed"))
+    State::decode(plain, file.version).ok_or(Error::VaultCorrupt("the sealed contents are malformed"))
 }

@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 const STEPS: [WriteStep; 5] =
     [WriteStep::CreateTemp, WriteStep::WriteTemp, WriteStep::SyncTemp, WriteStep::Rename, WriteStep::SyncDir];
 const T0: u64 = 1_700_000_000;
+/// How long before [`T0`] the test phone booted.
+const BOOTED: u64 = 5_000;
 const DAY: u64 = SECS_PER_DAY;
 const DRIVER: &str = "driver-7f3a9c";
 const FLEET: &str = "fleet-north";
@@ -103,11 +105,17 @@ fn init() -> VaultInit {
 }
 
 fn create(dir: &TempDir) -> Vault {
-    Vault::create(dir.vault(), &kek(), init(), T0).expect("create the vault")
+    Vault::create(dir.vault(), &kek(), init(), at(T0)).expect("create the vault")
 }
 
 fn open(dir: &TempDir, now: u64) -> Result<Vault> {
-    Vault::open(dir.vault(), &kek(), now)
+    Vault::open(dir.vault(), &kek(), at(now))
+}
+
+/// A reading at wall-clock time `wall` on a phone that booted [`BOOTED`] seconds before [`T0`] and whose clocks
+/// agree since.
+fn at(wall: u64) -> Clock {
+    Clock::new(wall, Some((wall + BOOTED).saturating_sub(T0)))
 }
 
 /// Everything the vault holds, for comparing states.
@@ -139,8 +147,8 @@ fn valid_file() -> Vec<u8> {
 fn vault_round_trip_preserves_every_field() {
     let dir = TempDir::new("round-trip");
     let mut vault = create(&dir);
-    vault.set_retention_days(200, T0 + 5).expect("set retention");
-    vault.record_failure(T0 + 10).expect("record failure");
+    vault.set_retention_days(200, at(T0 + 5)).expect("set retention");
+    vault.record_failure(at(T0 + 10)).expect("record failure");
     assert_eq!(vault.next_counter().expect("counter"), 1);
     let before = snapshot(&vault);
     drop(vault);
@@ -157,8 +165,8 @@ fn vault_round_trip_preserves_every_field() {
     assert_eq!(vault.last_checkin_at(), None);
     assert_eq!(vault.retention_days(), 200);
     assert_eq!(vault.retention_deadline(), Some(T0 + 200 * DAY));
-    assert_eq!(vault.locked_until(T0 + 20), None);
-    assert_eq!(vault.state.failures, vec![T0 + 10]);
+    assert_eq!(vault.lock_out(at(T0 + 20)), None);
+    assert_eq!(vault.failures(), 1);
     assert!(vault.state.templates.iter().zip([unit(1), unit(2), unit(3)]).all(|(a, b)| a.0 == b.0));
     assert_eq!(dir.entries(), ["driver.vault", "driver.vault.lock"]);
 }
@@ -167,16 +175,16 @@ fn vault_round_trip_preserves_every_field() {
 fn vault_matches_only_inside_the_crate() {
     let dir = TempDir::new("match");
     let mut vault = create(&dir);
-    assert_eq!(vault.best_distance(&unit(2), T0).expect("enrolled"), 0.0);
+    assert_eq!(vault.best_distance(&unit(2), at(T0)).expect("enrolled"), 0.0);
     let other = unit(99);
-    let best = vault.best_distance(&other, T0).expect("enrolled");
+    let best = vault.best_distance(&other, at(T0)).expect("enrolled");
     let expected = [unit(1), unit(2), unit(3)].iter().map(|t| t.distance(&other)).fold(f32::INFINITY, f32::min);
     assert_eq!(best, expected);
     let mean = Embedding::mean(&[unit(1), unit(2), unit(3)]).expect("mean");
-    assert_eq!(vault.mean_distance(&other, T0).expect("enrolled"), mean.distance(&other));
-    vault.erase(T0).expect("erase");
-    assert!(matches!(vault.best_distance(&other, T0), Err(Error::VaultNotEnrolled)));
-    assert!(matches!(vault.mean_distance(&other, T0), Err(Error::VaultNotEnrolled)));
+    assert_eq!(vault.mean_distance(&other, at(T0)).expect("enrolled"), mean.distance(&other));
+    vault.erase(at(T0)).expect("erase");
+    assert!(matches!(vault.best_distance(&other, at(T0)), Err(Error::VaultNotEnrolled)));
+    assert!(matches!(vault.mean_distance(&other, at(T0)), Err(Error::VaultNotEnrolled)));
 }
 
 #[test]
@@ -184,13 +192,13 @@ fn vault_create_refuses_an_existing_vault_and_leaves_it_untouched() {
     let dir = TempDir::new("exists");
     drop(create(&dir));
     let before = fs::read(dir.vault()).expect("read");
-    assert!(matches!(Vault::create(dir.vault(), &kek(), init(), T0 + 1), Err(Error::VaultExists)));
+    assert!(matches!(Vault::create(dir.vault(), &kek(), init(), at(T0 + 1)), Err(Error::VaultExists)));
     assert_eq!(fs::read(dir.vault()).expect("read"), before);
 
     // Also a file that is not a vault, and a corrupt vault.
     let other = TempDir::new("exists-other");
     fs::write(other.vault(), b"not a vault").expect("write");
-    assert!(matches!(Vault::create(other.vault(), &kek(), init(), T0), Err(Error::VaultExists)));
+    assert!(matches!(Vault::create(other.vault(), &kek(), init(), at(T0)), Err(Error::VaultExists)));
     assert_eq!(fs::read(other.vault()).expect("read"), b"not a vault");
 }
 
@@ -199,7 +207,7 @@ fn vault_erase_wipes_the_template_and_reserves_a_counter() {
     let dir = TempDir::new("erase");
     let mut vault = create(&dir);
     vault.next_counter().expect("counter");
-    let ticket = vault.erase(T0 + 50).expect("erase");
+    let ticket = vault.erase(at(T0 + 50)).expect("erase");
     assert_eq!(ticket.driver_id, DRIVER);
     assert_eq!(ticket.fleet_id, FLEET);
     assert_eq!(ticket.counter, 2);
@@ -214,16 +222,16 @@ fn vault_erase_wipes_the_template_and_reserves_a_counter() {
     assert_eq!(vault.counter(), 2);
     assert_eq!(vault.next_counter().expect("counter"), 3);
     // Erasing twice is allowed and reserves another value.
-    assert_eq!(vault.erase(T0 + 70).expect("erase").counter, 4);
+    assert_eq!(vault.erase(at(T0 + 70)).expect("erase").counter, 4);
 }
 
 #[test]
 fn vault_erased_stays_without_template_and_a_new_enrollment_is_a_new_vault() {
     let dir = TempDir::new("erased");
     let mut vault = create(&dir);
-    vault.erase(T0 + 2).expect("erase");
-    assert!(matches!(vault.record_success(T0 + 3), Err(Error::VaultNotEnrolled)));
-    assert!(matches!(vault.best_distance(&unit(1), T0 + 3), Err(Error::VaultNotEnrolled)));
+    vault.erase(at(T0 + 2)).expect("erase");
+    assert!(matches!(vault.record_success(at(T0 + 3)), Err(Error::VaultNotEnrolled)));
+    assert!(matches!(vault.best_distance(&unit(1), at(T0 + 3)), Err(Error::VaultNotEnrolled)));
     drop(vault);
     let vault = open(&dir, T0 + 5).expect("reopen");
     assert!(!vault.is_enrolled());
@@ -232,9 +240,9 @@ fn vault_erased_stays_without_template_and_a_new_enrollment_is_a_new_vault() {
     vault.destroy().expect("destroy");
     let mut fresh = init();
     fresh.templates = vec![unit(5), unit(6)];
-    let mut vault = Vault::create(dir.vault(), &kek(), fresh, T0 + 6).expect("create anew");
+    let mut vault = Vault::create(dir.vault(), &kek(), fresh, at(T0 + 6)).expect("create anew");
     assert_eq!((vault.enrolled_at(), vault.counter()), (Some(T0 + 6), 0));
-    assert_eq!(vault.best_distance(&unit(6), T0 + 7).expect("enrolled"), 0.0);
+    assert_eq!(vault.best_distance(&unit(6), at(T0 + 7)).expect("enrolled"), 0.0);
 }
 
 #[test]
@@ -252,14 +260,14 @@ fn vault_refuses_invalid_input() {
     for (name, damage) in cases {
         let mut bad = init();
         damage(&mut bad);
-        assert!(matches!(Vault::create(dir.vault(), &kek(), bad, T0), Err(Error::VaultInvalidInput(_))), "{name}");
+        assert!(matches!(Vault::create(dir.vault(), &kek(), bad, at(T0)), Err(Error::VaultInvalidInput(_))), "{name}");
         assert!(!dir.vault().exists(), "{name}");
     }
     let mut long = init();
     long.driver_id = "d".repeat(MAX_ID_LEN);
     long.fleet_id = "f".repeat(MAX_ID_LEN);
     long.templates = (0..MAX_TEMPLATES as u64).map(unit).collect();
-    drop(Vault::create(dir.vault(), &kek(), long, T0).expect("the largest vault"));
+    drop(Vault::create(dir.vault(), &kek(), long, at(T0)).expect("the largest vault"));
     let vault = open(&dir, T0).expect("reopen the largest vault");
     assert_eq!(vault.template_count(), MAX_TEMPLATES);
 }
@@ -283,6 +291,7 @@ fn vault_texts_carry_no_user_data() {
         Error::VaultAlreadyEnrolled,
         Error::VaultNotEnrolled,
         Error::VaultCrypto("the random number generator failed"),
+        Error::VaultLockedOut,
     ];
     for error in errors {
         let text = error.to_string();

@@ -9,10 +9,10 @@ fn vault_retention_defaults_to_a_year_and_refuses_more_than_three() {
     assert_eq!(vault.retention_days(), DEFAULT_RETENTION_DAYS);
     assert_eq!(vault.retention_deadline(), Some(T0 + 365 * DAY));
     for days in [0, MAX_RETENTION_DAYS + 1, u32::MAX] {
-        assert!(matches!(vault.set_retention_days(days, T0), Err(Error::VaultRetention { .. })));
+        assert!(matches!(vault.set_retention_days(days, at(T0)), Err(Error::VaultRetention { .. })));
     }
     assert_eq!(vault.retention_days(), DEFAULT_RETENTION_DAYS);
-    vault.set_retention_days(MAX_RETENTION_DAYS, T0).expect("three years");
+    vault.set_retention_days(MAX_RETENTION_DAYS, at(T0)).expect("three years");
     drop(vault);
     assert_eq!(open(&dir, T0).expect("reopen").retention_days(), MAX_RETENTION_DAYS);
 }
@@ -43,10 +43,10 @@ fn vault_retention_expiry_wipes_the_template_on_open() {
 fn vault_retention_is_applied_by_every_operation_with_a_time() {
     let late = T0 + 365 * DAY;
     let ops: [(&str, VaultOp); 4] = [
-        ("record_failure", |v| v.record_failure(T0 + 365 * DAY).map(drop)),
-        ("record_success", |v| v.record_success(T0 + 365 * DAY)),
-        ("best_distance", |v| v.best_distance(&unit(1), T0 + 365 * DAY).map(drop)),
-        ("set_retention_days", |v| v.set_retention_days(400, T0 + 365 * DAY)),
+        ("record_failure", |v| v.record_failure(at(T0 + 365 * DAY)).map(drop)),
+        ("record_success", |v| v.record_success(at(T0 + 365 * DAY))),
+        ("best_distance", |v| v.best_distance(&unit(1), at(T0 + 365 * DAY)).map(drop)),
+        ("set_retention_days", |v| v.set_retention_days(400, at(T0 + 365 * DAY))),
     ];
     for (name, op) in ops {
         let dir = TempDir::new("retention-ops");
@@ -62,9 +62,9 @@ fn vault_retention_is_applied_by_every_operation_with_a_time() {
     // A check-in before the deadline moves it.
     let dir = TempDir::new("retention-extend");
     let mut vault = create(&dir);
-    vault.record_success(late - 1).expect("success");
-    assert!(vault.best_distance(&unit(1), late + DAY).is_ok());
+    vault.record_success(at(late - 1)).expect("success");
+    assert!(vault.best_distance(&unit(1), at(late + DAY)).is_ok());
     // A shorter period applies at once.
-    vault.set_retention_days(1, late + DAY).expect("shorten");
+    vault.set_retention_days(1, at(late + DAY)).expect("shorten");
     assert!(!vault.is_enrolled());
 }

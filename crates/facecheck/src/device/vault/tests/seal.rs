@@ -8,7 +8,7 @@ fn vault_wrong_key_is_unreadable() {
     drop(create(&dir));
     let before = fs::read(dir.vault()).expect("read");
     let wrong = Kek::from_bytes(&[0x43; KEK_LEN]);
-    assert!(matches!(Vault::open(dir.vault(), &wrong, T0), Err(Error::VaultUnreadable)));
+    assert!(matches!(Vault::open(dir.vault(), &wrong, at(T0)), Err(Error::VaultUnreadable)));
     assert_eq!(fs::read(dir.vault()).expect("read"), before);
     open(&dir, T0).expect("the right key still opens it");
 }
@@ -24,17 +24,17 @@ fn vault_passphrase_key_round_trip() {
     assert_ne!(Kek::from_passphrase(b"correct horse battery staple", &other_salt).secret_bytes(), a.secret_bytes());
 
     let dir = TempDir::new("passphrase");
-    let mut vault = Vault::create(dir.vault(), &a, init(), T0).expect("create");
+    let mut vault = Vault::create(dir.vault(), &a, init(), at(T0)).expect("create");
     vault.next_counter().expect("counter");
     drop(vault);
     let stored = Vault::read_salt(dir.vault()).expect("header").expect("a passphrase vault has a salt");
     assert_eq!(stored, salt);
-    let vault = Vault::open(dir.vault(), &Kek::from_passphrase(b"correct horse battery staple", &stored), T0)
+    let vault = Vault::open(dir.vault(), &Kek::from_passphrase(b"correct horse battery staple", &stored), at(T0))
         .expect("reopen with the passphrase");
     assert_eq!(vault.counter(), 1);
     drop(vault);
     let wrong = Kek::from_passphrase(b"correct horse battery stapler", &stored);
-    assert!(matches!(Vault::open(dir.vault(), &wrong, T0), Err(Error::VaultUnreadable)));
+    assert!(matches!(Vault::open(dir.vault(), &wrong, at(T0)), Err(Error::VaultUnreadable)));
 
     let raw = TempDir::new("raw-salt");
     drop(create(&raw));
@@ -62,7 +62,7 @@ fn vault_header_is_authenticated() {
     let dir = TempDir::new("splice");
     let mut init = init();
     init.driver_id = "driver-000001".into();
-    drop(Vault::create(dir.vault(), &kek(), init, T0).expect("create"));
+    drop(Vault::create(dir.vault(), &kek(), init, at(T0)).expect("create"));
     let theirs = fs::read(dir.vault()).expect("read");
     let header_len = 13 + DRIVER.len() + NONCE_LEN + 4;
     let spliced = [&theirs[..header_len], &bytes[header_len..]].concat();

@@ -109,23 +109,23 @@ fn assert_crash_safe(name: &str, prepare: impl Fn(&mut Vault), op: impl Fn(&mut 
 fn vault_crash_at_any_write_step_leaves_the_old_or_the_new_state() {
     let none = |_: &mut Vault| {};
     assert_crash_safe("crash-counter", none, |v| v.next_counter().map(drop));
-    assert_crash_safe("crash-failure", none, |v| v.record_failure(T0 + 60).map(drop));
+    assert_crash_safe("crash-failure", none, |v| v.record_failure(at(T0 + 60)).map(drop));
     assert_crash_safe(
         "crash-success",
         |v| {
-            v.record_failure(T0 + 30).expect("failure");
+            v.record_failure(at(T0 + 30)).expect("failure");
         },
-        |v| v.record_success(T0 + 60),
+        |v| v.record_success(at(T0 + 60)),
     );
-    assert_crash_safe("crash-erase", none, |v| v.erase(T0 + 60).map(drop));
-    assert_crash_safe("crash-retention", none, |v| v.set_retention_days(30, T0 + 60));
+    assert_crash_safe("crash-erase", none, |v| v.erase(at(T0 + 60)).map(drop));
+    assert_crash_safe("crash-retention", none, |v| v.set_retention_days(30, at(T0 + 60)));
 }
 
 #[test]
 fn vault_crash_during_create_leaves_no_vault_or_the_vault() {
     for step in STEPS {
         let dir = TempDir::new("crash-create");
-        let result = Vault::create_inner(&dir.vault(), &kek(), init(), T0, Some(step));
+        let result = Vault::create_inner(&dir.vault(), &kek(), init(), at(T0), Some(step));
         assert!(result.is_err());
         drop(result);
         if step == WriteStep::SyncDir {
@@ -166,7 +166,7 @@ fn vault_stale_temp_file_is_ignored_and_removed() {
 fn vault_destroy_removes_the_files() {
     let dir = TempDir::new("destroy");
     let mut vault = create(&dir);
-    vault.erase(T0).expect("erase");
+    vault.erase(at(T0)).expect("erase");
     vault.destroy().expect("destroy");
     assert!(dir.entries().is_empty());
     assert!(matches!(open(&dir, T0), Err(Error::VaultMissing)));

@@ -60,7 +60,8 @@ class CheckInActivity : CameraScreen() {
                 return@run
             }
             val locked = s.lockedUntil()
-            status.text = if (locked != null) getString(R.string.result_locked_out, formatTime(locked))
+            status.text = if (s.isLockedUntilReenrolled) getString(R.string.result_locked_until_reenrolled)
+            else if (locked != null) getString(R.string.result_locked_out, formatTime(locked))
             else getString(R.string.status_enrolled_since, formatDate(s.enrolledAt()!!))
         }
     }
@@ -140,12 +141,11 @@ class CheckInActivity : CameraScreen() {
             CheckInResult.NO_MATCH -> getString(R.string.result_no_match)
             CheckInResult.SPOOF_SUSPECTED -> getString(R.string.result_spoof)
             CheckInResult.NO_FACE -> getString(R.string.result_no_face)
-            CheckInResult.LOCKED_OUT -> getString(R.string.result_locked_out, formatTime(result.lockedUntil()!!))
+            CheckInResult.LOCKED_OUT -> lockText(result)
             else -> result.message() // poor_quality: the core's advice for the failed gate
         }
-        val locked = result.lockedUntil()
-        val lockNote = if (locked != null && result.outcome() != CheckInResult.LOCKED_OUT) {
-            "\n\n" + getString(R.string.result_locked_out, formatTime(locked))
+        val lockNote = if (result.isLockedOut && result.outcome() != CheckInResult.LOCKED_OUT) {
+            "\n\n" + lockText(result)
         } else ""
         val uploadNote = if (uploadError != null) "\n\n" + getString(R.string.upload_failed, uploadError) else ""
         message.text = text + lockNote + uploadNote
@@ -156,6 +156,12 @@ class CheckInActivity : CameraScreen() {
             showFailure() // a retry while locked out is signed as locked_out, and the message says until when
             refreshStatus()
         }
+    }
+
+    private fun lockText(result: CheckInResult): String {
+        val locked = result.lockedUntil()
+        return if (locked == null) getString(R.string.result_locked_until_reenrolled)
+        else getString(R.string.result_locked_out, formatTime(locked))
     }
 
     private fun showFailure() {

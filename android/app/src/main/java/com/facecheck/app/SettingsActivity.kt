@@ -37,6 +37,7 @@ class SettingsActivity : Activity() {
             content.addView(text(getString(R.string.status_enrolled_since, formatDate(status.enrolledAt()!!))))
             content.addView(text(getString(R.string.status_deadline, formatDate(status.retentionDeadline()!!))))
             status.lockedUntil()?.let { content.addView(text(getString(R.string.status_locked, formatTime(it)))) }
+            if (status.isLockedUntilReenrolled) content.addView(text(getString(R.string.status_locked_until_reenrolled)))
             content.addView(button(getString(R.string.erase)) { confirmErase() })
         } else if (status != null) {
             content.addView(text(getString(R.string.status_not_enrolled)))

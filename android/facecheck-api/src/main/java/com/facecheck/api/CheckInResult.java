@@ -15,7 +15,10 @@ public final class CheckInResult {
     public static final String NO_FACE = "no_face";
     /** The selfie failed a quality gate ({@link #retakeReason()}): retake. */
     public static final String POOR_QUALITY = "poor_quality";
-    /** Too many failed attempts: check-in is paused until {@link #lockedUntil()}. */
+    /**
+     * Too many failed attempts: check-in is paused until {@link #lockedUntil()}, or, after the last step of the
+     * schedule, until the driver enrolls again ({@link #isLockedUntilReenrolled()}).
+     */
     public static final String LOCKED_OUT = "locked_out";
 
     private final String token;
@@ -23,15 +26,18 @@ public final class CheckInResult {
     private final String retakeReason;
     private final String message;
     private final long lockedUntil;
+    private final boolean lockedUntilReenrolled;
     private final long issuedAt;
 
     /** Made by the native library. */
-    CheckInResult(String token, String outcome, String retakeReason, String message, long lockedUntil, long issuedAt) {
+    CheckInResult(String token, String outcome, String retakeReason, String message, long lockedUntil,
+            boolean lockedUntilReenrolled, long issuedAt) {
         this.token = token;
         this.outcome = outcome;
         this.retakeReason = retakeReason;
         this.message = message;
         this.lockedUntil = lockedUntil;
+        this.lockedUntilReenrolled = lockedUntilReenrolled;
         this.issuedAt = issuedAt;
     }
 
@@ -60,9 +66,26 @@ public final class CheckInResult {
         return message;
     }
 
-    /** The end of the lock-out in unix seconds, if this attempt caused one or check-in was already locked; else null. */
+    /**
+     * The estimated end of a timed lock-out in unix seconds, if this attempt caused one or check-in was already
+     * locked; else null. The lock-out ends when its time has passed on the phone's boot-time clock, so setting the
+     * phone's clock moves this estimate but not the end.
+     */
     public Long lockedUntil() {
         return lockedUntil < 0 ? null : lockedUntil;
+    }
+
+    /**
+     * Whether check-in is locked until the driver enrolls again (the twentieth failed attempt since the last match):
+     * no time ends it; the fleet's admin has to issue a new enrollment code.
+     */
+    public boolean isLockedUntilReenrolled() {
+        return lockedUntilReenrolled;
+    }
+
+    /** Whether check-in is locked out, for a time or until a new enrollment. */
+    public boolean isLockedOut() {
+        return lockedUntil >= 0 || lockedUntilReenrolled;
     }
 
     /** When the token was signed, unix seconds. */
@@ -79,8 +102,8 @@ public final class CheckInResult {
         if (MATCH.equals(outcome)) {
             return;
         }
-        if (lockedUntil >= 0) {
-            throw new FacecheckException.LockedOut(lockedUntil, message);
+        if (isLockedOut()) {
+            throw new FacecheckException.LockedOut(lockedUntil(), message);
         }
         if (NO_FACE.equals(outcome)) {
             throw new FacecheckException.NoFace(message);
@@ -97,6 +120,7 @@ public final class CheckInResult {
     @Override
     public String toString() {
         return "CheckInResult{outcome=" + outcome + (retakeReason != null ? ", retake=" + retakeReason : "")
-                + (lockedUntil >= 0 ? ", lockedUntil=" + lockedUntil : "") + "}";
+                + (lockedUntil >= 0 ? ", lockedUntil=" + lockedUntil : "")
+                + (lockedUntilReenrolled ? ", lockedUntilReenrolled" : "") + "}";
     }
 }

@@ -68,18 +68,21 @@ public class FacecheckException extends Exception {
         }
     }
 
-    /** Too many failed check-ins: verification is locked until {@link #lockedUntil()}. */
+    /**
+     * Too many failed check-ins: verification is locked until {@link #lockedUntil()}, or until the driver enrolls
+     * again when that is null.
+     */
     public static final class LockedOut extends FacecheckException {
         private static final long serialVersionUID = 1L;
-        private final long lockedUntil;
+        private final Long lockedUntil;
 
-        public LockedOut(long lockedUntil, String message) {
+        public LockedOut(Long lockedUntil, String message) {
             super(message);
             this.lockedUntil = lockedUntil;
         }
 
-        /** When check-in is possible again, in unix seconds. */
-        public long lockedUntil() {
+        /** About when check-in is possible again, in unix seconds; null if only a new enrollment ends the lock-out. */
+        public Long lockedUntil() {
             return lockedUntil;
         }
     }
@@ -114,6 +117,7 @@ public class FacecheckException extends Exception {
     /**
      * The call does not fit the current state; {@link #reason()} is one of {@code closed} (the engine was closed),
      * {@code not_enrolled}, {@code already_enrolled} (enroll on a device with an enrolled face: erase it first),
+     * {@code locked_out} (a lock-out is in force),
      * {@code vault_exists} (a file appeared where the vault was being created), {@code vault_busy} (another handle
      * or process has the vault open).
      */

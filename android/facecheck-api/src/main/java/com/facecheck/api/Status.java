@@ -10,13 +10,15 @@ public final class Status {
     private final long enrolledAt;
     private final long lastCheckInAt;
     private final long lockedUntil;
-    private final int recentFailures;
+    private final boolean lockedUntilReenrolled;
+    private final int failures;
     private final int retentionDays;
     private final long retentionDeadline;
 
     /** Made by the native library; times are unix seconds, -1 for none. */
     Status(boolean hasVault, String driverId, String fleetId, String deviceKeyId, boolean enrolled, long enrolledAt,
-            long lastCheckInAt, long lockedUntil, int recentFailures, int retentionDays, long retentionDeadline) {
+            long lastCheckInAt, long lockedUntil, boolean lockedUntilReenrolled, int failures, int retentionDays,
+            long retentionDeadline) {
         this.hasVault = hasVault;
         this.driverId = driverId;
         this.fleetId = fleetId;
@@ -25,7 +27,8 @@ public final class Status {
         this.enrolledAt = enrolledAt;
         this.lastCheckInAt = lastCheckInAt;
         this.lockedUntil = lockedUntil;
-        this.recentFailures = recentFailures;
+        this.lockedUntilReenrolled = lockedUntilReenrolled;
+        this.failures = failures;
         this.retentionDays = retentionDays;
         this.retentionDeadline = retentionDeadline;
     }
@@ -72,14 +75,22 @@ public final class Status {
         return time(lastCheckInAt);
     }
 
-    /** The end of the current lock-out, unix seconds; null if check-in is not locked. */
+    /**
+     * The estimated end of the current timed lock-out, unix seconds; null if check-in is not locked for a time (see
+     * also {@link #isLockedUntilReenrolled()}).
+     */
     public Long lockedUntil() {
         return time(lockedUntil);
     }
 
-    /** Failed attempts that still count towards a lock-out. */
-    public int recentFailures() {
-        return recentFailures;
+    /** Whether check-in is locked until the driver enrolls again, which takes a new code from the fleet. */
+    public boolean isLockedUntilReenrolled() {
+        return lockedUntilReenrolled;
+    }
+
+    /** Failed attempts since the last match; they lock check-in from the fifth on, and for good at the twentieth. */
+    public int failures() {
+        return failures;
     }
 
     /** Days without a successful check-in after which the template is deleted; 0 without a vault. */
@@ -95,6 +106,7 @@ public final class Status {
     @Override
     public String toString() {
         return "Status{hasVault=" + hasVault + ", enrolled=" + enrolled + ", enrolledAt=" + enrolledAt()
-                + ", lockedUntil=" + lockedUntil() + ", retentionDeadline=" + retentionDeadline() + "}";
+                + ", lockedUntil=" + lockedUntil() + (lockedUntilReenrolled ? ", lockedUntilReenrolled" : "")
+                + ", failures=" + failures + ", retentionDeadline=" + retentionDeadline() + "}";
     }
 }
