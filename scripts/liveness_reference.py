@@ -8,7 +8,8 @@ The Rust core (crates/facecheck/src/pipeline/liveness.rs) and this script follow
   - scale that box by the model's crop_scale (models/manifest.json: 2.7 and 4.0) around its centre, the scale
     lowered to min(crop_scale, W / w, H / h) so that the region fits, then shift it into the image;
   - resample the region to 80x80 without keeping the aspect ratio with PIPELINE.md's sample_affine;
-  - BGR, 0..255, NCHW; softmax over 3 classes, class 1 = real; the two real-probabilities are averaged.
+  - BGR, 0..255, NCHW; softmax over 3 classes, class 1 = real; the manifest's rule decides on the two
+    real-probabilities (`mean`: their mean against one threshold; `both`: each against its own threshold).
 `--box yunet` skips the second step (the crop on YuNet's own box), for comparison.
 
 The sessions are scripts/reference.py's, with onnxruntime's basic graph optimisations only: its extended level
@@ -23,9 +24,9 @@ Commands:
     python3 scripts/liveness_reference.py score IMG [IMG ...]
         prints both real-probabilities and their mean for the largest face of each image.
     python3 scripts/liveness_reference.py eval --live DIR --spoof DIR [--box training|yunet] [--crop-scale S]
-        scores every image under both folders and prints the ROC AUC, APCER and BPCER at the manifest's threshold,
-        and the lowest live / highest attack scores; --crop-scale replaces both models' context scale (1.0: a
-        tight crop of the box).
+        scores every image under both folders and prints the ROC AUC (of the mean real-probability), APCER and
+        BPCER with the manifest's rule, and the lowest live / highest attack means; --crop-scale replaces both
+        models' context scale (1.0: a tight crop of the box).
 """
 
 import argparse
@@ -132,23 +133,33 @@ def images_under(folder):
     return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def evaluate(models, live_dir, spoof_dir, adapt, crop_scale, threshold):
+def is_live(rule, v2, v1se):
+    """The manifest's liveness rule (crates/facecheck/src/pipeline/liveness_rule.rs) on the two real-probabilities."""
+    if "mean" in rule:
+        return (v2 + v1se) / 2 >= rule["mean"]["real_probability"]
+    return v2 >= rule["both"]["minifasnet_v2"] and v1se >= rule["both"]["minifasnet_v1se"]
+
+
+def evaluate(models, live_dir, spoof_dir, adapt, crop_scale, rule):
     scores = {True: [], False: []}
+    decided_live = {True: [], False: []}
     no_face = {True: 0, False: 0}
-    for is_live, folder in ((True, live_dir), (False, spoof_dir)):
+    for is_live_set, folder in ((True, live_dir), (False, spoof_dir)):
         for path in images_under(folder):
             result = score(models, ref.decode(path), adapt, crop_scale)
             if result is None:
-                no_face[is_live] += 1
+                no_face[is_live_set] += 1
             else:
-                scores[is_live].append(result["mean"])
+                scores[is_live_set].append(result["mean"])
+                v2, v1se = (result[n]["probabilities"][ref.LIVENESS_REAL_CLASS] for n in ref.LIVENESS_MODELS)
+                decided_live[is_live_set].append(is_live(rule, v2, v1se))
     live, spoof = np.array(scores[True]), np.array(scores[False])
     auc = ((live[:, None] > spoof[None, :]).mean() + 0.5 * (live[:, None] == spoof[None, :]).mean())
     print(f"box {'training' if adapt else 'yunet'}: {len(live)} live, {len(spoof)} attacks scored; "
           f"no face: {no_face[True]} live, {no_face[False]} attacks")
     print(f"ROC AUC {auc:.6f}")
-    print(f"at the manifest threshold {threshold:.4f}: APCER {(spoof >= threshold).mean():.4f}, "
-          f"BPCER {(live < threshold).mean():.4f}")
+    print(f"with the manifest's rule {json.dumps(rule)}: APCER {np.mean(decided_live[False]):.4f}, "
+          f"BPCER {1 - np.mean(decided_live[True]):.4f}")
     print("lowest live scores  " + " ".join(f"{v:.4f}" for v in np.sort(live)[:5]))
     print("highest attack scores " + " ".join(f"{v:.4f}" for v in np.sort(spoof)[::-1][:5]))
 
@@ -181,8 +192,8 @@ def main(argv=None):
             print(f"{path}: " + " ".join(f"{n} {v:.4f}" for n, v in real.items()) + f" mean {result['mean']:.4f}")
     else:
         manifest = json.loads((ref.MODELS_DIR / "manifest.json").read_text(encoding="utf-8"))
-        threshold = manifest["liveness"]["liveness_threshold"]["real_probability"]
-        evaluate(models, args.live, args.spoof, args.box == "training", args.crop_scale, threshold)
+        rule = manifest["liveness"]["liveness_threshold"]["rule"]
+        evaluate(models, args.live, args.spoof, args.box == "training", args.crop_scale, rule)
 
 
 if __name__ == "__main__":

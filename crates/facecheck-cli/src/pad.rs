@@ -4,7 +4,7 @@
 
 use crate::metrics::{self, Trial};
 use facecheck::quality::{self, QualityLimits};
-use facecheck::{decode_image, Engine, Error, FaceChoice, LivenessScore, Screening};
+use facecheck::{decode_image, Engine, Error, FaceChoice, LivenessRule, LivenessScore, Screening};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,7 +44,7 @@ pub fn progress(len: usize, message: &'static str) -> ProgressBar {
 fn print_scores(s: &LivenessScore) {
     println!("MiniFASNetV2 (context 2.7) real probability:   {:.4}", s.minifasnet_v2);
     println!("MiniFASNetV1SE (context 4.0) real probability: {:.4}", s.minifasnet_v1se);
-    println!("mean {:.4}, live at {:.4} or above", s.real_probability, s.threshold);
+    println!("rule: live when {}", s.rule.id());
 }
 
 /// `facecheck liveness IMG`: the front half of a check-in on one photo, with the liveness scores.
@@ -85,8 +85,8 @@ pub struct PadReport {
     pub live: usize,
     /// Attack images scored.
     pub spoof: usize,
-    /// The threshold the rates `apcer` and `bpcer` are for: the manifest's.
-    pub threshold: f64,
+    /// The rule the rates `apcer` and `bpcer` are for: the manifest's.
+    pub rule: LivenessRule,
     /// Attacks accepted as live at `threshold`.
     pub apcer: f64,
     /// Live faces rejected at `threshold`.
@@ -178,7 +178,9 @@ pub fn evaluate(
                 *rejected[class].entry(code).or_default() += 1;
             }
             match scored.score {
-                Some(s) => trials.push(Trial { score: f64::from(s.real_probability), genuine }),
+                Some(s) => {
+                    trials.push(Trial { score: f64::from((s.minifasnet_v2 + s.minifasnet_v1se) / 2.0), genuine })
+                }
                 None => {
                     no_face[class] += 1;
                     bar.suspend(|| eprintln!("no usable face: {}", path.display()));
@@ -188,15 +190,18 @@ pub fn evaluate(
         }
     }
     bar.finish_and_clear();
-    let threshold = f64::from(engine.liveness().threshold());
-    let (apcer, bpcer) = metrics::error_rates(&trials, threshold);
+    let rule = engine.liveness().rule();
+    let LivenessRule::Mean { real_probability } = rule else {
+        return Err(format!("eval pad measures the mean of the two models; the manifest's rule is {}", rule.id()));
+    };
+    let (apcer, bpcer) = metrics::error_rates(&trials, f64::from(real_probability));
     let chosen = metrics::threshold_at_frr(&trials, target_bpcer);
     let (chosen_apcer, chosen_bpcer) = metrics::error_rates(&trials, chosen);
     let [quality_rejected_live, quality_rejected_spoof] = rejected;
     let report = PadReport {
         live: trials.iter().filter(|t| t.genuine).count(),
         spoof: trials.iter().filter(|t| !t.genuine).count(),
-        threshold,
+        rule,
         apcer,
         bpcer,
         apcer_at_bpcer_1: metrics::far_at_tar(&trials, 0.99),
@@ -227,12 +232,7 @@ pub fn det_points(trials: &[Trial]) -> Vec<(f64, f64)> {
 pub fn print(report: &PadReport) {
     let pct = |v: f64| format!("{:.2} %", 100.0 * v);
     println!("scored: {} live, {} attack images", report.live, report.spoof);
-    println!(
-        "at the shipped threshold {:.4}: APCER {}, BPCER {}",
-        report.threshold,
-        pct(report.apcer),
-        pct(report.bpcer)
-    );
+    println!("with the shipped rule {}: APCER {}, BPCER {}", report.rule.id(), pct(report.apcer), pct(report.bpcer));
     println!("APCER at BPCER 1 %: {}; at BPCER 5 %: {}", pct(report.apcer_at_bpcer_1), pct(report.apcer_at_bpcer_5));
     println!("BPCER at APCER 1 %: {}; at APCER 5 %: {}", pct(report.bpcer_at_apcer_1), pct(report.bpcer_at_apcer_5));
     println!("ROC AUC: {:.5}", report.auc);

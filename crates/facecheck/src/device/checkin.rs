@@ -451,9 +451,11 @@ pub fn status(vault: &Vault, now: Clock) -> Result<Status> {
 }
 
 /// The policy id signed as `pol`: the embedder, the template rule, the distance threshold and the false-match
-/// rate it was chosen for, and the liveness threshold, all from the compiled-in manifest; `/provisional` is
-/// appended while a threshold is marked provisional there. For example
-/// `dlib_resnet29_128d_int8w/mean-template/l2<0.5/fmr1e-3/live>=0.5/provisional`.
+/// rate it was chosen for, and the liveness rule with its thresholds ([`LivenessRule::id`]), all from the
+/// compiled-in manifest; `/provisional` is appended while a threshold is marked provisional there. For example
+/// `dlib_resnet29_128d_int8w/mean-template/l2<0.5/fmr1e-3/live:v2>=0.2&v1se>=0.3/provisional`.
+///
+/// [`LivenessRule::id`]: crate::LivenessRule::id
 pub fn policy_id() -> String {
     let manifest = Manifest::shipped();
     let embedder = &manifest.models.embedder;
@@ -461,8 +463,10 @@ pub fn policy_id() -> String {
     let liveness = &manifest.liveness.liveness_threshold;
     let model = embedder.model.file.strip_suffix(".onnx").unwrap_or(&embedder.model.file);
     let mut id = format!(
-        "{model}/mean-template/l2<{}/fmr{:e}/live>={}",
-        matching.distance, matching.chosen_for_fmr, liveness.real_probability
+        "{model}/mean-template/l2<{}/fmr{:e}/live:{}",
+        matching.distance,
+        matching.chosen_for_fmr,
+        liveness.rule.id()
     );
     if matching.chosen_on == "PROVISIONAL" || liveness.chosen_on == "PROVISIONAL" {
         id.push_str("/provisional");
@@ -607,8 +611,8 @@ mod tests {
         let id = policy_id();
         assert!(id.starts_with("dlib_resnet29_128d_int8w/mean-template/l2<"), "{id}");
         let threshold = manifest.models.embedder.match_threshold.distance;
-        let live = manifest.liveness.liveness_threshold.real_probability;
-        assert!(id.contains(&format!("/l2<{threshold}/fmr1e-3/live>={live}")), "{id}");
+        let live = manifest.liveness.liveness_threshold.rule.id();
+        assert!(id.contains(&format!("/l2<{threshold}/fmr1e-3/live:{live}")), "{id}");
         assert_eq!(model_digest().as_str(), Manifest::digest());
     }
 

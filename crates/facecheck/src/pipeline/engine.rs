@@ -80,7 +80,7 @@ impl Engine {
                 models.liveness_v2,
                 &manifest.models.liveness_v1se,
                 models.liveness_v1se,
-                manifest.liveness.liveness_threshold.real_probability,
+                manifest.liveness.liveness_threshold.rule,
             )?,
             threshold: manifest.models.embedder.match_threshold.distance,
         })

@@ -4,14 +4,15 @@
 //! what it has learnt): the face box is scaled by the model's `crop_scale` (2.7 for MiniFASNetV2, 4.0 for
 //! MiniFASNetV1SE) around its centre, shifted into the image, shrunk uniformly if it does not fit, and resized to
 //! 80x80 without keeping the aspect ratio (`../shared/models/SOURCES.md`; `docs/liveness.md`). The input is BGR,
-//! 0..255; the output a softmax over three classes of which class 1 is a real face. The two real-probabilities are
-//! averaged and compared with the manifest's threshold.
+//! 0..255; the output a softmax over three classes of which class 1 is a real face. The manifest's
+//! [`LivenessRule`] turns the two real-probabilities into the decision.
 //!
 //! The box that is scaled is not YuNet's own: the models were trained on boxes of another detector, which are
 //! wider and shorter than YuNet's (YuNet's are about 0.86 times as wide and 1.17 times as tall, SOURCES.md), so
 //! [`training_box`] first turns YuNet's box into the box that detector would have drawn.
 
 use crate::pipeline::detect::{BoundingBox, Face};
+use crate::pipeline::liveness_rule::LivenessRule;
 use crate::pipeline::model::{load_plan, LivenessEntry, Plan};
 use crate::pipeline::resample::{sample_affine, Affine};
 use crate::{Error, Result};
@@ -115,41 +116,39 @@ pub struct LivenessScore {
     pub minifasnet_v2: f32,
     /// MiniFASNetV1SE's (context 4.0) probability that its crop shows a real face.
     pub minifasnet_v1se: f32,
-    /// The mean of the two: the score compared with the threshold.
-    pub real_probability: f32,
-    /// The manifest's threshold.
-    pub threshold: f32,
-    /// `real_probability >= threshold`.
+    /// The manifest's decision rule.
+    pub rule: LivenessRule,
+    /// What `rule` decides on the two probabilities.
     pub is_live: bool,
 }
 
-/// The two liveness models, loaded and optimised once, and the decision threshold.
+/// The two liveness models, loaded and optimised once, and the decision rule.
 pub struct Liveness {
     v2: LivenessModel,
     v1se: LivenessModel,
-    threshold: f32,
+    rule: LivenessRule,
 }
 
 impl Liveness {
-    /// Loads both models from their ONNX bytes, each checked against its manifest entry; `threshold` is the
-    /// manifest's threshold on the mean real-probability.
+    /// Loads both models from their ONNX bytes, each checked against its manifest entry; `rule` is the manifest's
+    /// decision rule.
     pub fn from_bytes(
         v2_entry: &LivenessEntry,
         v2_bytes: &[u8],
         v1se_entry: &LivenessEntry,
         v1se_bytes: &[u8],
-        threshold: f32,
+        rule: LivenessRule,
     ) -> Result<Liveness> {
         Ok(Liveness {
             v2: LivenessModel::load("liveness_v2", v2_entry, v2_bytes)?,
             v1se: LivenessModel::load("liveness_v1se", v1se_entry, v1se_bytes)?,
-            threshold,
+            rule,
         })
     }
 
-    /// The decision threshold on the mean real-probability.
-    pub fn threshold(&self) -> f32 {
-        self.threshold
+    /// The decision rule.
+    pub fn rule(&self) -> LivenessRule {
+        self.rule
     }
 
     /// Scores `face`, found by the detector in `image`. [`Error::NoFace`] when its box is degenerate.
@@ -160,13 +159,11 @@ impl Liveness {
             Ok(model.classify(&context_crop(image, &region))?[REAL_CLASS])
         };
         let (minifasnet_v2, minifasnet_v1se) = (real(&self.v2)?, real(&self.v1se)?);
-        let real_probability = (minifasnet_v2 + minifasnet_v1se) / 2.0;
         Ok(LivenessScore {
             minifasnet_v2,
             minifasnet_v1se,
-            real_probability,
-            threshold: self.threshold,
-            is_live: real_probability >= self.threshold,
+            rule: self.rule,
+            is_live: self.rule.is_live(minifasnet_v2, minifasnet_v1se),
         })
     }
 }
@@ -362,7 +359,7 @@ mod tests {
             let faces = engine().detector().detect(&image).expect("detects");
             let face = FaceChoice::Largest.pick(&faces, image.width(), image.height()).expect("a face");
             let score = engine().liveness().check(&image, face).expect("scores");
-            assert_eq!(score.threshold, crate::Manifest::shipped().liveness.liveness_threshold.real_probability);
+            assert_eq!(score.rule, crate::Manifest::shipped().liveness.liveness_threshold.rule);
             assert_eq!(score.is_live, live, "{name}: {score:?}");
             let screening = engine().screen_image(&image).expect("screens");
             match (live, screening) {
@@ -377,7 +374,7 @@ mod tests {
         let image = fixture("image_T1.jpg");
         let face = Face { score: 0.9, bbox: bbox(-500.0, -500.0, -400.0, -380.0), landmarks: [(0.0, 0.0); 5] };
         let score = engine().liveness().check(&image, &face).expect("the region is shifted into the image");
-        assert!(score.real_probability.is_finite());
+        assert!(score.minifasnet_v2.is_finite() && score.minifasnet_v1se.is_finite());
         let degenerate = Face { bbox: bbox(5.0, 5.0, 5.0, 5.0), ..face };
         assert!(matches!(engine().liveness().check(&image, &degenerate), Err(Error::NoFace)));
     }

@@ -4,8 +4,9 @@
 //! One selfie goes, in this order: [`decode`] (EXIF orientation, bounded memory) → [`detect`] (YuNet-n boxes and
 //! five landmarks; letterboxing through [`resample`]) → [`quality`] gates → [`liveness`] (two MiniFASNet models on
 //! context crops) → [`align`] (five-point similarity onto the embedder's template) → [`embed`] (dlib ResNet-29)
-//! → comparison. [`engine`] holds the loaded models and runs those steps; [`model`] pins the model files to the
-//! compiled-in manifest and turns them into optimised tract plans. `scripts/PIPELINE.md` states each step exactly.
+//! → comparison. [`liveness_rule`] is the liveness decision on the two models' outputs. [`engine`] holds the loaded
+//! models and runs those steps; [`model`] pins the model files to the compiled-in manifest and turns them into
+//! optimised tract plans. `scripts/PIPELINE.md` states each step exactly.
 //!
 //! Dependencies point down this list and to the crate's error type only: no stage imports the device side.
 
@@ -15,6 +16,7 @@ pub mod detect;
 pub mod embed;
 pub mod engine;
 pub mod liveness;
+pub mod liveness_rule;
 pub mod model;
 pub mod quality;
 pub mod resample;

@@ -1,5 +1,6 @@
 //! The model manifest compiled into the library, digest checks, and loading ONNX bytes into optimised tract plans.
 
+use crate::pipeline::liveness_rule::LivenessRule;
 use crate::{Error, Result};
 use std::sync::Arc;
 use tract_onnx::pb::{tensor_proto::DataType, ModelProto, NodeProto, TensorProto};
@@ -41,15 +42,15 @@ pub struct Manifest {
 /// The manifest's `liveness` section: how the two liveness models' outputs become a decision.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct LivenessSection {
-    /// The decision threshold on the mean real-probability.
+    /// The decision rule and its thresholds.
     pub liveness_threshold: LivenessThreshold,
 }
 
-/// The liveness threshold, what it was chosen for, and the rates it gave on the data it was chosen on.
+/// The liveness decision rule, what it was chosen for, and the rates it gave on the data it was chosen on.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct LivenessThreshold {
-    /// A face is taken as live when the mean of the two models' real-probabilities is at least this.
-    pub real_probability: f32,
+    /// How the two models' real-probabilities decide, with the thresholds.
+    pub rule: LivenessRule,
     /// The bona fide presentation classification error rate (live faces rejected) it was chosen for.
     pub chosen_for_bpcer: f64,
     /// The data it was chosen on.
