@@ -14,6 +14,7 @@ mod groups;
 mod lfw;
 mod metrics;
 mod pad;
+mod pad_folds;
 
 use clap::{Parser, Subcommand};
 use facecheck::{decode_image, Engine, FaceChoice};
@@ -52,10 +53,7 @@ enum Command {
         draw: Option<PathBuf>,
     },
     /// Run the quality gates and the liveness check on a photo: the decision, the reason, the liveness scores.
-    Liveness {
-        /// The photo (JPEG or PNG).
-        image: PathBuf,
-    },
+    Liveness(pad::LivenessArgs),
     /// Evaluate on a benchmark.
     Eval {
         #[command(subcommand)]
@@ -88,25 +86,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Benchmark {
-    /// Presentation-attack detection: APCER, BPCER and ROC AUC on folders of live and attack photos.
-    Pad {
-        /// Folder of live (bona fide) photos, walked recursively.
-        #[arg(long)]
-        live: PathBuf,
-        /// Folder of attack photos (printed photos, screens), walked recursively.
-        #[arg(long)]
-        spoof: PathBuf,
-        /// Also choose a threshold for this BPCER on these photos and report its rates (how the manifest's
-        /// liveness threshold is chosen).
-        #[arg(long, default_value_t = 0.01)]
-        target_bpcer: f64,
-        /// Print the results as one JSON object.
-        #[arg(long)]
-        json: bool,
-        /// Write the DET curve (BPCER against APCER, linear axes) as a PNG.
-        #[arg(long)]
-        plot: Option<PathBuf>,
-    },
+    /// Presentation-attack detection: APCER and BPCER (with 95 % intervals) on folders of live and attack photos;
+    /// out of sample by subject, and under edits.
+    Pad(pad::PadArgs),
     /// Capture-quality gates: how many photos of a folder (walked recursively) they reject, and why.
     Quality {
         /// Folder of photos.
@@ -237,19 +219,16 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Liveness { image } => pad::liveness(&load_engine(&cli.models)?, &image),
-        Command::Eval { benchmark: Benchmark::Pad { live, spoof, target_bpcer, json, plot } } => {
-            if !(0.0..1.0).contains(&target_bpcer) {
-                return Err("--target-bpcer must be in [0, 1)".into());
-            }
+        Command::Liveness(args) => pad::liveness(&load_engine(&cli.models)?, &args),
+        Command::Eval { benchmark: Benchmark::Pad(args) } => {
             let engine = load_engine(&cli.models)?;
-            let (report, trials) = pad::evaluate(&engine, &live, &spoof, target_bpcer)?;
-            if let Some(out) = plot {
+            let (report, trials) = pad::evaluate(&engine, &args)?;
+            if let Some(out) = &args.plot {
                 draw::curve(&pad::det_points(&trials))
                     .save(&out)
                     .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
             }
-            if json {
+            if args.json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("serialisable"));
             } else {
                 pad::print(&report);

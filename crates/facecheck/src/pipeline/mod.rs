@@ -6,13 +6,15 @@
 //! context crops) → [`align`] (five-point similarity onto the embedder's template) → [`embed`] (dlib ResNet-29)
 //! → comparison. [`liveness_rule`] is the liveness decision on the two models' outputs. [`engine`] holds the loaded
 //! models and runs those steps; [`model`] pins the model files to the compiled-in manifest and turns them into
-//! optimised tract plans. `scripts/PIPELINE.md` states each step exactly.
+//! optimised tract plans. `scripts/PIPELINE.md` states each step exactly. [`edits`] is no stage: the edits of a
+//! photo (contrast, gamma, sharpening, JPEG, rotation) the liveness decision is tested under.
 //!
 //! Dependencies point down this list and to the crate's error type only: no stage imports the device side.
 
 pub mod align;
 pub mod decode;
 pub mod detect;
+pub mod edits;
 pub mod embed;
 pub mod engine;
 pub mod liveness;
