@@ -4,8 +4,16 @@
 //! The registry (`--registry R.json`) and the counter state (`--state S.json`) are the JSON forms of
 //! `facecheck_attest::Registry` and `CounterState`, replaced atomically on every change, each read-check-write under
 //! an exclusive lock on `<file>.lock` (`files::lock_beside`), so concurrent commands on the same files take turns.
+//!
+//! The fleet a statement or token must be for is `--fleet`, or else the one fleet of every device in the registry;
+//! a registry that names several fleets needs `--fleet`. It never comes from the token, nor from the entry of the key
+//! that signed it: a device of another fleet in the same registry must not pass for one of this fleet's.
+//!
+//! A token argument is the token itself (a compact JWS), `-` for stdin, `@FILE`, or the path of a file holding it
+//! (`files::token_argument`).
 
 use crate::files;
+use crate::output::escaped;
 use facecheck_attest::{
     verify_attestation, verify_erasure_receipt, verify_registration, Claims, CounterState, ErasureExpectations,
     Expectations, KeyId, RegistrationError, RegistrationExpectations, Registry, VerifyError,
@@ -31,7 +39,9 @@ pub enum RegistryCommand {
         /// How old (or how far in the future) the statement may be, in seconds.
         #[arg(long, default_value_t = DEFAULT_SKEW_SECS)]
         skew: u64,
-        /// The registration statement printed by `facecheck enroll`, or `-` to read it from stdin.
+        /// The registration statement printed by `facecheck enroll`: the statement itself, `-` to read it from stdin,
+        /// or a file holding it (`@FILE`, or just FILE when the argument is not of the form `xxx.yyy.zzz` with
+        /// base64url characters only).
         statement: String,
     },
     /// Revoke a device key: nothing it signs verifies any more (it stays listed, and cannot be added again).
@@ -55,7 +65,8 @@ pub enum AttestCommand {
         /// The challenge the server issued for this check-in.
         #[arg(long)]
         nonce: String,
-        /// The fleet verifying. Default: the fleet the signing device is registered with.
+        /// The fleet verifying. Default: the fleet of the devices in the registry, if they all belong to one
+        /// (required when the registry names several fleets).
         #[arg(long)]
         fleet: Option<String>,
         /// The last counter accepted per device: the token must go beyond it, and its counter is then recorded
@@ -65,7 +76,9 @@ pub enum AttestCommand {
         /// How far the token's issue time may be from now, in seconds.
         #[arg(long, default_value_t = DEFAULT_SKEW_SECS)]
         skew: u64,
-        /// The token printed by `facecheck checkin` or `facecheck erase`, or `-` to read it from stdin.
+        /// The token printed by `facecheck checkin` or `facecheck erase`: the token itself, `-` to read it from
+        /// stdin, or a file holding it (`@FILE`, or just FILE when the argument is not of the form `xxx.yyy.zzz`
+        /// with base64url characters only).
         token: String,
     },
 }
@@ -76,13 +89,8 @@ pub fn registry(command: RegistryCommand) -> Result<(), String> {
         RegistryCommand::Add { registry: path, fleet, driver, skew, statement } => {
             let _lock = files::lock_beside(&path)?;
             let mut registry = load_registry(&path, true)?;
-            let fleet = match fleet {
-                Some(fleet) => fleet,
-                None => only_fleet(&registry).ok_or_else(|| {
-                    format!("{}: the registry does not name a single fleet; pass --fleet", path.display())
-                })?,
-            };
-            let statement = files::argument_or_stdin(&statement)?;
+            let fleet = fleet_of(fleet, &registry, &path)?;
+            let statement = files::token_argument(&statement)?;
             let expected = RegistrationExpectations {
                 fleet: &fleet,
                 driver: driver.as_deref(),
@@ -99,7 +107,11 @@ pub fn registry(command: RegistryCommand) -> Result<(), String> {
             let kid = registry.register(&verified).map_err(|e| format!("{}: {e}", path.display()))?;
             files::write_atomic(&path, &registry.to_json_bytes())?;
             println!("{kid}");
-            eprintln!("registered device key {kid} for driver {} in fleet {fleet}", verified.driver());
+            eprintln!(
+                "registered device key {kid} for driver {} in fleet {}",
+                escaped(verified.driver()),
+                escaped(&fleet)
+            );
             Ok(())
         }
         RegistryCommand::Revoke { registry: path, kid } => {
@@ -118,13 +130,10 @@ pub fn registry(command: RegistryCommand) -> Result<(), String> {
 pub fn attest(command: AttestCommand) -> Result<(), String> {
     let AttestCommand::Verify { registry: path, nonce, fleet, state, skew, token } = command;
     let registry = load_registry(&path, false)?;
-    let token = files::argument_or_stdin(&token)?;
+    let fleet = fleet_of(fleet, &registry, &path)?;
+    let token = files::token_argument(&token)?;
     let now = files::now()?;
     let rejected = |e: VerifyError| format!("attestation rejected: {e}");
-    let fleet = match fleet {
-        Some(fleet) => fleet,
-        None => registered_fleet(&token, &registry, &nonce, now, skew).map_err(rejected)?,
-    };
     let expected =
         Expectations { fleet: &fleet, nonce: &nonce, driver: None, block: None, now_unix: now, skew_secs: skew };
     // Held until the recorded counter is written: the state is read, checked and written by one command at a time.
@@ -169,25 +178,6 @@ pub fn attest(command: AttestCommand) -> Result<(), String> {
     Ok(())
 }
 
-/// The fleet the device that signed `token` is registered with.
-///
-/// `verify_attestation` runs every check that does not depend on the fleet (encoding, algorithm, key lookup,
-/// revocation, signature, claims, issuer, driver) before the audience check, and its errors from the key lookup on
-/// name the key. So verifying against a fleet no device belongs to either fails at one of the fleet-independent
-/// checks (the error to report anyway) or at the audience, whose error names the registry entry to read the fleet
-/// from.
-fn registered_fleet(token: &str, registry: &Registry, nonce: &str, now: u64, skew: u64) -> Result<String, VerifyError> {
-    let no_fleet = Expectations { fleet: "", nonce, driver: None, block: None, now_unix: now, skew_secs: skew };
-    match verify_attestation(token, registry, &no_fleet, None) {
-        Ok(verified) => Ok(verified.fleet().to_owned()),
-        Err(e @ (VerifyError::AudienceMismatch { .. } | VerifyError::DeviceNotInFleet { .. })) => {
-            let fleet = e.key_id().and_then(|kid| registry.lookup(kid)).map(|device| device.fleet().to_owned());
-            fleet.ok_or(e)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// The verified claims as a JSON object, `iss` included.
 fn claims_json(kid: &KeyId, claims: &Claims) -> String {
     let mut json = serde_json::to_value(claims).expect("claims always serialise");
@@ -195,6 +185,13 @@ fn claims_json(kid: &KeyId, claims: &Claims) -> String {
         object.insert("iss".to_owned(), kid.as_str().into());
     }
     serde_json::to_string_pretty(&json).expect("a JSON value always serialises")
+}
+
+/// `--fleet`, or else the fleet every device of `registry` (at `path`) belongs to.
+fn fleet_of(given: Option<String>, registry: &Registry, path: &Path) -> Result<String, String> {
+    given
+        .or_else(|| only_fleet(registry))
+        .ok_or_else(|| format!("{}: the registry does not name a single fleet; pass --fleet", path.display()))
 }
 
 /// The fleet every device of `registry` belongs to, if there are devices and they agree.

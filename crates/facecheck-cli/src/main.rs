@@ -1,6 +1,13 @@
 //! `facecheck`: the desktop command for Facecheck — compare and detect faces, evaluate on LFW, run the demo;
 //! enroll, check in and erase on a device vault (`device`), and keep the fleet's registry and verify attestations
 //! (`fleet`).
+//!
+//! `println!` and `eprintln!` in this crate are `output`'s: they end the process quietly on a closed pipe. Errors
+//! end it with status 1 and one line on stderr, escaped (`output::escaped`).
+
+// First: its macros are used by the modules below.
+#[macro_use]
+mod output;
 
 mod client;
 mod device;
@@ -138,7 +145,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("facecheck: {message}");
+            eprintln!("facecheck: {}", output::escaped(&message));
             ExitCode::FAILURE
         }
     }
@@ -241,7 +248,7 @@ fn run(cli: Cli) -> Result<(), String> {
             if list_rejected {
                 for r in &rejected {
                     let codes: Vec<&str> = r.issues.iter().map(|i| i.code()).collect();
-                    eprintln!("{}: {}", r.path.display(), codes.join(", "));
+                    eprintln!("{}: {}", output::escaped(&r.path.display().to_string()), codes.join(", "));
                 }
             }
             if json {

@@ -232,10 +232,164 @@ fn bad_inputs_give_clear_errors() {
     assert!(err.contains("no such registry"), "{err}");
     std::fs::write(dir.0.join("r.json"), "{}").expect("writes");
     let err = fails(&dir, &["attest", "verify", "--registry", "r.json", "--nonce", "n", "x.y.z"]);
+    assert!(err.contains("pass --fleet"), "{err}");
+    let err = fails(&dir, &["attest", "verify", "--registry", "r.json", "--nonce", "n", "--fleet", "f", "x.y.z"]);
     assert!(err.contains("attestation rejected: malformed"), "{err}");
     let err = fails(&dir, &["registry", "revoke", "--registry", "r.json", "nonsense"]);
     assert!(err.contains("not a key id"), "{err}");
     std::fs::write(dir.0.join("broken.json"), "{").expect("writes");
     let err = fails(&dir, &["attest", "verify", "--registry", "broken.json", "--nonce", "n", "x.y.z"]);
     assert!(err.contains("malformed"), "{err}");
+}
+
+/// A device key of the test's own, signing statements without an enrolled face (for the fleet-side commands).
+struct Device(facecheck_attest::DeviceKey);
+
+impl Device {
+    fn new() -> Device {
+        Device(facecheck_attest::DeviceKey::generate(&ring::rand::SystemRandom::new()).expect("a key").0)
+    }
+
+    fn registration(&self, driver: &str, fleet: &str) -> String {
+        self.0.sign_registration(&facecheck_attest::RegistrationClaims {
+            driver: driver.to_owned(),
+            fleet: fleet.to_owned(),
+            model_manifest: facecheck_attest::ManifestDigest::of_manifest(b"{}"),
+            issued_at: now(),
+            enrollment_code: None,
+            consent: None,
+        })
+    }
+
+    fn checkin(&self, driver: &str, fleet: &str, nonce: &str, counter: u64) -> String {
+        self.0.sign(&facecheck_attest::Claims {
+            driver: driver.to_owned(),
+            fleet: fleet.to_owned(),
+            block: "block-1".to_owned(),
+            nonce: nonce.to_owned(),
+            issued_at: now(),
+            counter,
+            outcome: facecheck_attest::Outcome::Match,
+            liveness_passed: true,
+            attempts: 1,
+            model_manifest: facecheck_attest::ManifestDigest::of_manifest(b"{}"),
+            policy: "test".to_owned(),
+            version: "0".to_owned(),
+        })
+    }
+
+    fn kid(&self) -> String {
+        self.0.key_id().to_string()
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
+}
+
+/// `facecheck detect X | head`, with the pipe closed before the command writes (issue 13): it used to panic
+/// ("failed printing to stdout: Broken pipe", status 101); now it ends quietly, as a program killed by SIGPIPE.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    let dir = TempDir::new("pipe");
+    let closed = || {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        writer
+    };
+    let detect = Command::new(env!("CARGO_BIN_EXE_facecheck"))
+        .args(["detect", &fixture("obama.jpg")])
+        .stdout(closed())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(detect.status.code(), Some(141), "{}", stderr(&detect));
+    assert!(detect.stderr.is_empty(), "nothing on stderr: {}", stderr(&detect));
+    // The same on stderr (keygen writes its note there).
+    let keygen = Command::new(env!("CARGO_BIN_EXE_facecheck"))
+        .args(["keygen", "--out", "k"])
+        .current_dir(&dir.0)
+        .stderr(closed())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(keygen.status.code(), Some(141));
+    assert!(dir.0.join("k").exists(), "the key was written before the note");
+}
+
+/// A driver id with terminal control sequences, in a statement the fleet side is given (issue 13): printed raw, it
+/// could turn the success line into "registration rejected". Every human-readable line escapes it.
+#[test]
+fn ids_from_statements_and_files_are_escaped() {
+    let dir = TempDir::new("escape");
+    let driver = "d7\u{1b}[2K\rregistration rejected\u{202e}";
+    let statement = Device::new().registration(driver, "F1");
+    let output = run(&dir, &["registry", "add", "--registry", "r.json", "--fleet", "F1", &statement], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(!err.contains(['\u{1b}', '\r', '\u{202e}']), "{err:?}");
+    assert!(err.contains("for driver d7\\u{1b}[2K\\rregistration rejected\\u{202e} in fleet F1"), "{err:?}");
+    // An error line naming a file.
+    let err = fails(&dir, &["attest", "verify", "--registry", "r.json", "--nonce", "n", "token\u{1b}[31m.jws"]);
+    assert!(!err.contains('\u{1b}') && err.contains("token\\u{1b}[31m.jws"), "{err:?}");
+}
+
+/// Token arguments (issue 13): `statement.jws` was taken for the statement itself, so the README's walk-through
+/// failed. A compact JWS is the token, `-` is stdin, `@FILE` and any other argument a file.
+#[test]
+fn token_arguments_are_the_token_stdin_or_a_file() {
+    let dir = TempDir::new("tokens");
+    let device = Device::new();
+    let statement = device.registration("D7", "F1");
+    std::fs::write(dir.0.join("statement.jws"), format!("{statement}\n")).expect("writes");
+    std::fs::write(dir.0.join("a.b.c"), &statement).expect("writes");
+    for (registry, argument, stdin) in [
+        ("r1.json", "statement.jws", None),
+        ("r2.json", "@statement.jws", None),
+        ("r3.json", "./a.b.c", None),
+        ("r4.json", "@a.b.c", None),
+        ("r5.json", "-", Some(statement.as_str())),
+        ("r6.json", statement.as_str(), None),
+    ] {
+        let kid = ok(&dir, &["registry", "add", "--registry", registry, "--fleet", "F1", argument], stdin);
+        assert_eq!(kid, device.kid(), "{argument}");
+    }
+    // Of the form of a JWS, `a.b.c` is a token (a malformed one), not the file.
+    let err = fails(&dir, &["registry", "add", "--registry", "r7.json", "--fleet", "F1", "a.b.c"]);
+    assert!(err.contains("registration rejected: malformed"), "{err}");
+    let err = fails(&dir, &["registry", "add", "--registry", "r7.json", "--fleet", "F1", "missing.jws"]);
+    assert!(err.contains("cannot read a token from missing.jws"), "{err}");
+    let token = device.checkin("D7", "F1", "n1", 1);
+    std::fs::write(dir.0.join("token.jws"), &token).expect("writes");
+    let json = claims(&ok(&dir, &["attest", "verify", "--registry", "r1.json", "--nonce", "n1", "token.jws"], None));
+    assert_eq!(json["res"], "match");
+}
+
+/// A registry that names two fleets (issue 13): `attest verify` without `--fleet` took the audience from the
+/// signing key's own entry, so a device of fleet B passed where fleet A verified. It now needs `--fleet`.
+#[test]
+fn attest_verify_needs_the_fleet_when_the_registry_names_several() {
+    let dir = TempDir::new("fleets");
+    let (a, b) = (Device::new(), Device::new());
+    ok(
+        &dir,
+        &["registry", "add", "--registry", "r.json", "--fleet", "fleet-a", &a.registration("D1", "fleet-a")],
+        None,
+    );
+    let token_a = a.checkin("D1", "fleet-a", "n", 1);
+    let verify = ["attest", "verify", "--registry", "r.json", "--nonce", "n"];
+    // One fleet in the registry: it is the default.
+    assert_eq!(claims(&ok(&dir, &[&verify[..], &[&token_a]].concat(), None))["aud"], "fleet-a");
+    ok(
+        &dir,
+        &["registry", "add", "--registry", "r.json", "--fleet", "fleet-b", &b.registration("D2", "fleet-b")],
+        None,
+    );
+    let token_b = b.checkin("D2", "fleet-b", "n", 1);
+    for token in [&token_a, &token_b] {
+        let err = fails(&dir, &[&verify[..], &[token]].concat());
+        assert!(err.contains("does not name a single fleet; pass --fleet"), "{err}");
+    }
+    let err = fails(&dir, &[&verify[..], &["--fleet", "fleet-a", &token_b]].concat());
+    assert!(err.contains("attestation rejected"), "{err}");
+    assert_eq!(claims(&ok(&dir, &[&verify[..], &["--fleet", "fleet-b", &token_b]].concat(), None))["aud"], "fleet-b");
 }
