@@ -19,6 +19,12 @@
 //!   fleet's `last_counter` (a restored copy), checks in, submits the attestation, checks the evidence against the
 //!   pinned fleet key and prints the fleet's verdict as JSON (`verdict`: accepted, review or refused).
 //! - `erase --server URL` erases and delivers the receipt; the evidence is checked the same way.
+//!
+//! `erase` is final (`facecheck::checkin::erase`): the receipt is signed, the vault file and its device key are
+//! destroyed, and then the key file is replaced by a new random key (a private temp file renamed over it), so no
+//! copy of the erased vault opens with the key file any more, and the next `enroll` seals its new vault with the
+//! new key. A key file serves one vault. (A copy of the old key file, made by whoever can read it, still opens a
+//! copy of the old vault: the CLI's key file is a plain file, not a hardware-held key.)
 
 use crate::client::{self, Client};
 use crate::files;
@@ -181,22 +187,24 @@ pub fn checkin(models: &Path, args: CheckinArgs) -> Result<(), String> {
 /// Erases the template and prints the signed receipt.
 pub fn erase(args: EraseArgs) -> Result<(), String> {
     let now = clock()?;
-    let mut vault = open_vault(&args.vault, now)?;
+    let vault = open_vault(&args.vault, now)?;
     if let Some(server) = &args.server {
         let client = Client::new(server)?;
-        let answer = erase_at(&mut vault, &args.vault.vault, &client)?;
+        let answer = erase_at(vault, &args.vault, &client)?;
         println!("{}", serde_json::to_string_pretty(&answer).expect("serialisable"));
         return Ok(());
     }
     let block = args.block.as_deref().unwrap_or(ERASURE_NONCE);
     let challenge = args.nonce.as_deref().map(|nonce| Challenge { nonce, block });
-    let receipt = checkin::erase(&mut vault, challenge.as_ref(), now)
-        .map_err(|e| format!("{}: {e}", args.vault.vault.display()))?;
+    let receipt =
+        checkin::erase(vault, challenge.as_ref(), now).map_err(|e| format!("{}: {e}", args.vault.vault.display()))?;
+    retire_key(&args.vault.key_file)?;
     println!("{receipt}");
     eprintln!(
-        "erased: the enrolled face is gone from {}; the vault keeps the device key for the receipt and a new \
-         enrollment",
-        args.vault.vault.display()
+        "erased: {} and its device key are destroyed, and {} holds a new key (a new enrollment uses it); deliver \
+         the receipt above to the fleet",
+        args.vault.vault.display(),
+        args.vault.key_file.display()
     );
     Ok(())
 }
@@ -376,16 +384,19 @@ pub fn checkin_at(
     }))
 }
 
-/// `erase --server`: erases, delivers the receipt, checks the evidence. Returns the JSON printed.
-pub fn erase_at(vault: &mut Vault, path: &Path, client: &Client) -> Result<Value, String> {
+/// `erase --server`: erases (and retires the key file), delivers the receipt, checks the evidence. Returns the JSON
+/// printed.
+pub fn erase_at(vault: Vault, args: &VaultArgs, client: &Client) -> Result<Value, String> {
+    let path = &args.vault;
     let now = clock()?;
-    let kid = checkin::status(vault, now).map_err(|e| format!("{}: {e}", path.display()))?.device_key_id;
+    let kid = checkin::status(&vault, now).map_err(|e| format!("{}: {e}", path.display()))?.device_key_id;
     let fleet_key = fleet_key(path, &kid, client)?;
+    let (fleet, driver) = (vault.fleet_id().to_owned(), vault.driver_id().to_owned());
     let receipt = checkin::erase(vault, None, now).map_err(|e| format!("{}: {e}", path.display()))?;
+    retire_key(&args.key_file)?;
     let delivered = client.post("/v1/erasures", &client::body("receipt", &receipt)).and_then(|answer| {
         let evidence = client::field(&answer, "evidence")?;
-        let (fleet, driver) = (vault.fleet_id(), vault.driver_id());
-        client::check_evidence(evidence, &fleet_key, fleet, driver, EvidenceKind::Erasure, &receipt, "erased")?;
+        client::check_evidence(evidence, &fleet_key, &fleet, &driver, EvidenceKind::Erasure, &receipt, "erased")?;
         Ok(answer)
     });
     match delivered {
@@ -430,6 +441,27 @@ fn boot_time() -> Option<u64> {
 fn open_vault(args: &VaultArgs, now: Clock) -> Result<Vault, String> {
     let kek = read_kek(&args.key_file)?;
     Vault::open(&args.vault, &kek, now).map_err(|e| format!("{}: {e}", args.vault.display()))
+}
+
+/// Replaces the key file at `path` with a new random key, atomically: the new key goes to a private temp file next
+/// to it (mode 0600, synced), which is renamed over it, and the folder synced. The erased vault's key is gone with
+/// the old file.
+fn retire_key(path: &Path) -> Result<(), String> {
+    let kek = Kek::generate().map_err(|e| e.to_string())?;
+    let mut name = path.as_os_str().to_owned();
+    name.push(".new");
+    let temp = PathBuf::from(name);
+    // A leftover of an interrupted replacement holds a key that sealed nothing.
+    let _ = std::fs::remove_file(&temp);
+    files::write_new_private(&temp, kek.secret_bytes())?;
+    let replaced = std::fs::rename(&temp, path).and_then(|()| match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::File::open(dir)?.sync_all(),
+        _ => std::fs::File::open(".")?.sync_all(),
+    });
+    replaced.map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        format!("the vault was erased, but {} could not be replaced by a new key ({e}): delete it", path.display())
+    })
 }
 
 fn read_kek(path: &Path) -> Result<Kek, String> {

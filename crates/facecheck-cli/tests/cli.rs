@@ -173,14 +173,48 @@ fn keygen_enroll_register_checkin_verify_replay_erase() {
     let status = claims(&ok(&dir, &[&["status"][..], &vault[..]].concat(), None));
     assert_eq!((&status["enrolled"], &status["device_key_id"]), (&true.into(), &kid.clone().into()));
 
-    // erase: a receipt that verifies with res erased; check-ins then fail.
+    // erase: a receipt that verifies with res erased; the vault is gone, and the key file holds a new key.
+    let vault_path = dir.0.join("driver.vault");
+    let before_erasure = std::fs::read(&vault_path).expect("the vault");
     let receipt = ok(&dir, &[&["erase"][..], &vault[..]].concat(), None);
     let json = claims(&ok(&dir, &[&verify[..], &["erasure", &receipt]].concat(), None));
     assert_eq!(json["res"], "erased");
+    assert!(!vault_path.exists(), "the vault (and the device key in it) is gone");
+    let new_key = std::fs::read(&key_path).expect("the key file");
+    assert_eq!(new_key.len(), 32);
+    assert_ne!(new_key, key, "the erased vault's key is still in the key file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_path).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "mode {mode:o}");
+    }
     let err = fails(&dir, &[&args[..], &[&fixture("obama1.jpg")]].concat());
-    assert!(err.contains("no template is enrolled"), "{err}");
+    assert!(err.contains("no vault"), "{err}");
+
+    // A copy of the vault from before the erasure, put back: it opens with nothing the command holds, so nothing is
+    // signed from it.
+    std::fs::write(&vault_path, &before_erasure).expect("restores the copy");
+    let err = fails(&dir, &[&["status"][..], &vault[..]].concat());
+    assert!(err.contains("cannot be decrypted: wrong key"), "{err}");
+    let err = fails(&dir, &[&args[..], &[&fixture("obama1.jpg")]].concat());
+    assert!(err.contains("cannot be decrypted: wrong key"), "{err}");
+    let err = fails(&dir, &[&["erase"][..], &vault[..]].concat());
+    assert!(err.contains("cannot be decrypted: wrong key"), "{err}");
+    assert_eq!(std::fs::read(&vault_path).expect("the copy"), before_erasure, "the copy is left as it was");
+    assert_eq!(std::fs::read(&key_path).expect("the key file"), new_key, "a refused erase keeps the key file");
+    std::fs::remove_file(&vault_path).expect("removes the copy");
+
+    // The same enroll command again: a new vault under the new key, with a new device key.
+    let mut args_enroll = vec!["enroll"];
+    args_enroll.extend(vault);
+    args_enroll.extend(["--driver", "driver-7", "--fleet", "fleet-a"]);
+    args_enroll.extend(selfies.iter().map(String::as_str));
+    let again = ok(&dir, &args_enroll, None);
+    assert_ne!(again, statement);
     let status = claims(&ok(&dir, &[&["status"][..], &vault[..]].concat(), None));
-    assert_eq!(status["enrolled"], false);
+    assert_eq!(status["enrolled"], true);
+    assert_ne!(status["device_key_id"], kid.as_str());
 
     // registry revoke: the device's tokens no longer verify.
     ok(&dir, &["registry", "revoke", "--registry", "registry.json", &kid], None);

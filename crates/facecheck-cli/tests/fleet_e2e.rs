@@ -1,7 +1,7 @@
 //! The device side against a real fleet service: the built `facecheck` binary talking over loopback to a real
 //! `facecheck-fleet serve` on a SQLite file in a temp directory. Enroll by code → a match is accepted → an impostor
-//! goes to review → the same code again is refused → a restored old vault refuses to sign → erase → the erased key
-//! is refused by the fleet → a dead server is a clear error; and `facecheck demo` runs.
+//! goes to review → the same code again is refused → a restored old vault refuses to sign → erase → the backup no
+//! longer opens → a dead server is a clear error; and `facecheck demo` runs.
 
 mod common;
 
@@ -182,17 +182,20 @@ fn enroll_by_code_checkin_review_reuse_rollback_erase_against_a_real_fleet_servi
     verdicts.sort();
     assert_eq!(verdicts, [("match".into(), "accepted".into()), ("no_match".into(), "review".into())]);
 
-    // Erase, delivered to the fleet; then the erased key is refused by the fleet, even from the backup copy.
+    // Erase, delivered to the fleet: the vault is gone, and the backup copy no longer opens (the key file was
+    // replaced), so nothing reaches the fleet from it.
     let erased = ok(&dir, &[&["erase"][..], &vault, &["--server", server]].concat());
     assert_eq!(erased["status"], "erased", "{erased}");
     let err = fails(&dir, &[&["checkin"][..], &vault, &["--server", server, "--block", "block-y", &frame]].concat());
-    assert!(err.contains("no template is enrolled"), "{err}");
+    assert!(err.contains("no vault"), "{err}");
     let err = fails(&dir, &[&["checkin"][..], &backup, &["--server", server, "--block", "block-y", &frame]].concat());
-    assert!(err.contains("key_not_active") && err.contains("403"), "{err}");
+    assert!(err.contains("cannot be decrypted: wrong key"), "{err}");
 
-    // A server that is not there: a clear error.
+    // A server that is not there: a clear error (from a vault enrolled again offline under the new key).
+    let again = [&["enroll"][..], &vault, &["--driver", DRIVER, "--fleet", FLEET], &selfies].concat();
+    assert!(run(&dir, &again).status.success(), "enrolls again offline");
     let dead = format!("http://127.0.0.1:{}", TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
-    let err = fails(&dir, &[&["checkin"][..], &backup, &["--server", &dead, "--block", "block-z", &frame]].concat());
+    let err = fails(&dir, &[&["checkin"][..], &vault, &["--server", &dead, "--block", "block-z", &frame]].concat());
     assert!(err.contains("cannot reach the fleet service") && err.contains("refused"), "{err}");
 
     // The offline form still works and needs its nonce.

@@ -31,6 +31,9 @@ pub(crate) enum BridgeError {
     /// An argument the core never sees is unusable (a key of the wrong length, half an erasure challenge).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// The session's vault was erased and its key-encryption key retired: nothing is sealed with it again.
+    #[error("the vault was erased and its key retired: open a new engine with a new key to enroll again")]
+    Erased,
     /// The system clock reads before 1970.
     #[error("the system clock is not set")]
     Clock,
@@ -76,6 +79,7 @@ impl JavaException {
             | E::InvalidChallenge(_) => JavaException::InvalidInput,
             E::VaultMissing | E::VaultNotEnrolled => JavaException::InvalidState { reason: "not_enrolled" },
             E::VaultExists => JavaException::InvalidState { reason: "vault_exists" },
+            E::VaultErasureDue => JavaException::InvalidState { reason: "erasure_due" },
             E::VaultAlreadyEnrolled => JavaException::InvalidState { reason: "already_enrolled" },
             E::VaultBusy => JavaException::InvalidState { reason: "vault_busy" },
             E::VaultRolledBack { .. } => JavaException::InvalidState { reason: "vault_rolled_back" },
@@ -93,6 +97,7 @@ impl JavaException {
             BridgeError::Jni(jni::errors::Error::NullPtr(_)) => JavaException::InvalidInput,
             BridgeError::Jni(_) | BridgeError::Clock | BridgeError::Poisoned => JavaException::Internal,
             BridgeError::Closed => JavaException::InvalidState { reason: "closed" },
+            BridgeError::Erased => JavaException::InvalidState { reason: "erased" },
             BridgeError::InvalidArgument(_) => JavaException::InvalidInput,
         }
     }
@@ -222,6 +227,7 @@ mod tests {
             assert_eq!(JavaException::of(&BridgeError::Core(error)), expected);
         }
         assert_eq!(JavaException::of(&BridgeError::Closed), JavaException::InvalidState { reason: "closed" });
+        assert_eq!(JavaException::of(&BridgeError::Erased), JavaException::InvalidState { reason: "erased" });
         assert_eq!(JavaException::of(&BridgeError::Poisoned), JavaException::Internal);
     }
 }

@@ -22,7 +22,7 @@ use facecheck::{Clock, Engine, Kek, LockOut, Manifest, ModelBytes, Screening, Va
 use jni::objects::{JByteArray, JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned};
-use session::Session;
+use session::{Session, Slot};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -186,7 +186,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_open<'l>(
             liveness_v1se: &liveness_v1se,
         })?;
         log::info!("engine opened");
-        Ok(session::insert(Session { engine, path, kek, vault: Mutex::new(vault) }))
+        Ok(session::insert(Session { engine, path, slot: Mutex::new(Slot::new(kek, vault)) }))
     })
     .resolve::<ThrowFacecheck>()
 }
@@ -228,8 +228,8 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_screen<'l>(
 
 /// `String enroll(long handle, String driverId, String fleetId, byte[][] selfies)`: enrolls the driver from 3 to 5
 /// selfies, creating the vault with a new device key, and returns the device registration statement (a JWS) that the
-/// fleet has to register. On a device whose template was erased or expired, the old vault and its device key are
-/// replaced (only once the selfies are accepted): a new face is never enrolled under a key the fleet registered.
+/// fleet has to register. There must be no vault yet: after an erasure, a new engine opened with a new key enrolls,
+/// so a new face is never enrolled under a key the fleet registered.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_com_facecheck_api_NativeBridge_enroll<'l>(
     mut env: EnvUnowned<'l>,
@@ -245,19 +245,13 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_enroll<'l>(
         let selfies = frames(env, &selfies)?;
         let now = now()?;
         let mut slot = session.lock()?;
-        // The core opens (and may replace) the vault itself: close this session's handle on it first (the slot's
-        // mutex still keeps this session's other calls out), and reopen it if the enrollment fails. Should that
-        // fail too, the next call reopens it.
-        drop(slot.take());
-        let enrolled =
-            match checkin::enroll(&session.engine, &session.path, &session.kek, &driver_id, &fleet_id, &selfies, now) {
-                Ok(enrolled) => enrolled,
-                Err(e) => {
-                    *slot = Vault::open(&session.path, &session.kek, now).ok();
-                    return Err(e.into());
-                }
-            };
-        *slot = Some(enrolled.vault);
+        // The core opens the vault at the path itself (to refuse an enrolled one): close this session's handle on
+        // it first (the slot's mutex still keeps this session's other calls out); the next call reopens it if the
+        // enrollment fails.
+        drop(slot.vault.take());
+        let kek = slot.kek()?;
+        let enrolled = checkin::enroll(&session.engine, &session.path, kek, &driver_id, &fleet_id, &selfies, now)?;
+        slot.vault = Some(enrolled.vault);
         drop(slot);
         log::info!("driver enrolled with a new device key");
         Ok(JString::from_str(env, &enrolled.registration)?)
@@ -283,7 +277,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_checkIn<'l>(
         let frames = frames(env, &frames_array)?;
         let now = now()?;
         let mut slot = session.lock()?;
-        let vault = session.open_vault(&mut slot, now)?;
+        let vault = slot.open_vault(&session.path, now)?;
         let challenge = Challenge { nonce: &nonce, block: &block };
         let result = checkin::check_in(&session.engine, vault, &challenge, &frames, now)?;
         drop(slot);
@@ -320,9 +314,9 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_status<'l>(
         let session = session::get(handle)?;
         let now = now()?;
         let mut slot = session.lock()?;
-        let status = match session.open_vault(&mut slot, now) {
+        let status = match slot.open_vault(&session.path, now) {
             Ok(vault) => Some(checkin::status(vault, now)?),
-            Err(BridgeError::Core(facecheck::Error::VaultMissing)) => None,
+            Err(BridgeError::Core(facecheck::Error::VaultMissing) | BridgeError::Erased) => None,
             Err(e) => return Err(e),
         };
         drop(slot);
@@ -353,8 +347,10 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_status<'l>(
     .resolve::<ThrowFacecheck>()
 }
 
-/// `String erase(long handle, String nonce, String blockId)`: erases the enrolled template and returns the signed
-/// erasure receipt. `nonce` and `blockId` are the server's challenge, or both null when erasing offline.
+/// `String erase(long handle, String nonce, String blockId)`: erases the vault for good and returns the signed
+/// erasure receipt. `nonce` and `blockId` are the server's challenge, or both null when erasing offline. The vault
+/// file and its device key are destroyed, and the session's key-encryption key is wiped: the app deletes its copy
+/// (the wrapped key and its Keystore alias), and enrolls again with a new engine opened with a new key.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_com_facecheck_api_NativeBridge_erase<'l>(
     mut env: EnvUnowned<'l>,
@@ -373,7 +369,9 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_erase<'l>(
         let challenge = challenge.as_ref().map(|(nonce, block)| Challenge { nonce, block });
         let now = now()?;
         let mut slot = session.lock()?;
-        let receipt = checkin::erase(session.open_vault(&mut slot, now)?, challenge.as_ref(), now)?;
+        let vault = slot.take_vault(&session.path, now)?;
+        let receipt = checkin::erase(vault, challenge.as_ref(), now)?;
+        slot.retire();
         drop(slot);
         log::info!("template erased");
         Ok(JString::from_str(env, &receipt)?)
@@ -393,7 +391,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_registrationStatement
         let session = session::get(handle)?;
         let now = now()?;
         let mut slot = session.lock()?;
-        let statement = checkin::registration_statement(session.open_vault(&mut slot, now)?, now.wall)?;
+        let statement = checkin::registration_statement(slot.open_vault(&session.path, now)?, now.wall)?;
         drop(slot);
         Ok(JString::from_str(env, &statement)?)
     })
@@ -410,7 +408,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_devicePublicKey<'l>(
     env.with_env(|env| -> Result<_> {
         let session = session::get(handle)?;
         let mut slot = session.lock()?;
-        let vault = session.open_vault(&mut slot, now()?)?;
+        let vault = slot.open_vault(&session.path, now()?)?;
         let key = facecheck_attest::DeviceKey::from_pkcs8(vault.signing_key_pkcs8())
             .map_err(|_| facecheck::Error::VaultCorrupt("the device signing key is not a valid Ed25519 key"))?;
         drop(slot);

@@ -6,11 +6,15 @@
 //! and works on it without holding the table lock; `close` removes the entry, and the session (and its vault lock)
 //! is dropped when the last call using it returns. Calls on one session are serialised by its mutex, which is all
 //! the vault needs; calls on different sessions run in parallel.
+//!
+//! An erasure retires the session's key-encryption key with the vault ([`Slot::retire`]): the key is wiped, and
+//! every later call that needs the vault fails with [`BridgeError::Erased`], so that nothing is ever sealed again
+//! with the key the app is deleting. Enrolling again takes a new session opened with a new key.
 
 use crate::error::{BridgeError, Result};
 use facecheck::{Clock, Engine, Kek, Vault};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -20,27 +24,56 @@ pub(crate) struct Session {
     pub(crate) engine: Engine,
     /// Where the driver's vault is, or will be created by enrollment.
     pub(crate) path: PathBuf,
-    /// The key the vault is sealed with (wiped when the session is dropped).
-    pub(crate) kek: Kek,
-    /// The vault, behind the lock that serialises the calls on this session: `Some` while it is open (its file
-    /// lock held), `None` while there is no vault at `path` (before the first enrollment) or while an enrollment
-    /// replaces it.
-    pub(crate) vault: Mutex<Option<Vault>>,
+    /// The key and the vault, behind the lock that serialises the calls on this session.
+    pub(crate) slot: Mutex<Slot>,
+}
+
+/// What a session holds of the driver's vault.
+pub(crate) struct Slot {
+    /// The key the vault is sealed with (wiped when dropped); `None` once an erasure retired it.
+    kek: Option<Kek>,
+    /// `Some` while the vault is open (its file lock held), `None` while there is no vault at the path (before the
+    /// first enrollment, after an erasure) or while an enrollment creates it.
+    pub(crate) vault: Option<Vault>,
+}
+
+impl Slot {
+    /// A slot holding `kek`, and `vault` if one was opened.
+    pub(crate) fn new(kek: Kek, vault: Option<Vault>) -> Slot {
+        Slot { kek: Some(kek), vault }
+    }
+
+    /// The key-encryption key, or [`BridgeError::Erased`] once an erasure retired it.
+    pub(crate) fn kek(&self) -> Result<&Kek> {
+        self.kek.as_ref().ok_or(BridgeError::Erased)
+    }
+
+    /// The open vault, opening it first if the slot has none; [`facecheck::Error::VaultMissing`] (`not_enrolled`)
+    /// when there is no vault at `path`, [`BridgeError::Erased`] after an erasure.
+    pub(crate) fn open_vault(&mut self, path: &Path, now: Clock) -> Result<&mut Vault> {
+        if self.vault.is_none() {
+            self.vault = Some(Vault::open(path, self.kek()?, now)?);
+        }
+        self.vault.as_mut().ok_or(BridgeError::Core(facecheck::Error::VaultMissing))
+    }
+
+    /// Takes the open vault out for an erasure, which consumes it; the slot keeps no vault.
+    pub(crate) fn take_vault(&mut self, path: &Path, now: Clock) -> Result<Vault> {
+        self.open_vault(path, now)?;
+        self.vault.take().ok_or(BridgeError::Core(facecheck::Error::VaultMissing))
+    }
+
+    /// After an erasure: wipes the key-encryption key, which must never seal anything again.
+    pub(crate) fn retire(&mut self) {
+        self.vault = None;
+        self.kek = None;
+    }
 }
 
 impl Session {
-    /// The vault slot, locked for the duration of one call.
-    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Option<Vault>>> {
-        self.vault.lock().map_err(|_: PoisonError<_>| BridgeError::Poisoned)
-    }
-
-    /// The open vault, opening it first if the slot is empty; [`facecheck::Error::VaultMissing`] (`not_enrolled`)
-    /// when there is no vault at the path.
-    pub(crate) fn open_vault<'s>(&self, slot: &'s mut Option<Vault>, now: Clock) -> Result<&'s mut Vault> {
-        if slot.is_none() {
-            *slot = Some(Vault::open(&self.path, &self.kek, now)?);
-        }
-        slot.as_mut().ok_or(BridgeError::Core(facecheck::Error::VaultMissing))
+    /// The slot, locked for the duration of one call.
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Slot>> {
+        self.slot.lock().map_err(|_: PoisonError<_>| BridgeError::Poisoned)
     }
 }
 

@@ -95,6 +95,10 @@ pub enum Error {
     /// The vault already holds an enrolled template; erase it before enrolling again.
     #[error("a template is already enrolled; erase it before enrolling again")]
     VaultAlreadyEnrolled,
+    /// The vault's template was wiped (after the retention period) but the erasure is not finished: erase the vault
+    /// (which signs its receipt and destroys it), delete its key-encryption key, then enroll with a new one.
+    #[error("the enrolled face was wiped but the erasure is not finished: erase the vault before enrolling again")]
+    VaultErasureDue,
     /// The vault holds no template (never enrolled, erased, or wiped after the retention period).
     #[error("no template is enrolled")]
     VaultNotEnrolled,

@@ -235,24 +235,79 @@ fn checkin_enroll_match_no_match_replay_lockout_erase() {
     assert_eq!((status.lock_out, status.last_checkin_at, status.failures), (None, Some(after), 0));
     assert_eq!(status.retention_deadline, Some(after + 365 * 86_400));
 
-    // Erase: a signed receipt, then no more check-ins.
-    let receipt = checkin::erase(&mut vault, None, at(after + 10)).expect("erases");
+    // Erase: a signed receipt with the next counter, and no vault left.
+    let counter = vault.counter();
+    let receipt = checkin::erase(vault, None, at(after + 10)).expect("erases");
     let verified = verify_receipt(&mut state, &registry, &receipt, after + 10);
     assert_eq!(verified.claims().outcome, Outcome::Erased);
-    assert_eq!(verified.counter(), vault.counter());
-    let challenge = Challenge { nonce: "nonce-4", block: "b" };
-    let frames = fixtures(&["obama1.jpg"]);
-    assert!(matches!(
-        checkin::check_in(engine(), &mut vault, &challenge, &frames, at(after + 20)),
-        Err(Error::VaultNotEnrolled)
-    ));
+    assert_eq!(verified.counter(), counter + 1);
+    assert!(matches!(Vault::open(dir.vault(), &kek(), at(after + 30)), Err(Error::VaultMissing)));
+}
+
+#[test]
+fn checkin_erasure_is_final_a_restored_copy_neither_opens_nor_signs() {
+    let dir = TempDir::new("erase-final");
+    let old_kek = Kek::generate().expect("a key");
+    let selfies = fixtures(&["obama.jpg", "obama1.jpg", "obama2.jpg"]);
+    let enrolled = checkin::enroll(engine(), dir.vault(), &old_kek, DRIVER, FLEET, &selfies, at(T0)).expect("in");
+    let (mut vault, registry) = (enrolled.vault, registry_of(&enrolled.registration));
+    let mut state = CounterState::new();
+    assert_eq!(check_in(&mut vault, "n1", &["exif_orientation6.jpg"], T0 + 10).outcome, Outcome::Match);
+    // A copy of the vault file as it is before the erasure (a backup, or blocks the flash storage kept).
+    let copy = std::fs::read(dir.vault()).expect("reads");
+
+    let receipt = checkin::erase(vault, None, at(T0 + 20)).expect("erases");
+    assert_eq!(verify_receipt(&mut state, &registry, &receipt, T0 + 20).claims().outcome, Outcome::Erased);
+    assert!(!dir.vault().exists(), "the vault file, and the device key in it, are gone");
+    // The caller deletes the key-encryption key, as `erase` requires; what it holds from now on is a new one.
+    drop(old_kek);
+    let new_kek = Kek::generate().expect("a key");
+
+    // The copy put back opens with nothing the caller holds, so no check-in can be signed from it ...
+    std::fs::write(dir.vault(), &copy).expect("restores the copy");
+    assert!(matches!(Vault::open(dir.vault(), &new_kek, at(T0 + 30)), Err(Error::VaultUnreadable)));
+    assert!(matches!(Vault::open(dir.vault(), &kek(), at(T0 + 30)), Err(Error::VaultUnreadable)));
+    // ... nor enrolled over, and it is left as it was.
+    let refused = checkin::enroll(engine(), dir.vault(), &new_kek, DRIVER, FLEET, &selfies, at(T0 + 40));
+    assert!(matches!(refused, Err(Error::VaultUnreadable)), "{:?}", refused.map(|_| ()));
+    assert_eq!(std::fs::read(dir.vault()).expect("reads"), copy);
+
+    // Removed, a new enrollment under the new key makes a new device key the fleet has not registered.
+    std::fs::remove_file(dir.vault()).expect("removes");
+    let again = checkin::enroll(engine(), dir.vault(), &new_kek, DRIVER, FLEET, &selfies, at(T0 + 50)).expect("in");
+    let mut vault = again.vault;
+    let matched = check_in(&mut vault, "n2", &["exif_orientation6.jpg"], T0 + 60);
+    let refused = state.verify_and_record(&matched.token, &registry, &expect("n2", T0 + 60));
+    assert!(matches!(refused, Err(VerifyError::UnknownKey { .. })), "{refused:?}");
+}
+
+#[test]
+fn checkin_a_retention_wipe_ends_as_an_erasure_with_a_receipt() {
+    let dir = TempDir::new("retention-erasure");
+    let (vault, registry) = enroll_obama(&dir);
+    let mut state = CounterState::new();
+    let counter = vault.counter();
     drop(vault);
-    let mut vault = Vault::open(dir.vault(), &kek(), at(after + 30)).expect("reopens");
-    assert!(!checkin::status(&vault, at(after + 30)).expect("status").enrolled);
-    assert!(matches!(
-        checkin::check_in(engine(), &mut vault, &challenge, &frames, at(after + 30)),
-        Err(Error::VaultNotEnrolled)
-    ));
+    // A year and a day without a check-in: the template is wiped on opening.
+    let late = T0 + 366 * 86_400;
+    let mut vault = Vault::open(dir.vault(), &kek(), at(late)).expect("opens");
+    let status = checkin::status(&vault, at(late)).expect("status");
+    assert!(!status.enrolled && status.enrolled_at.is_none(), "{status:?}");
+    let frames = fixtures(&["obama1.jpg"]);
+    let challenge = Challenge { nonce: "n", block: "b" };
+    let refused = checkin::check_in(engine(), &mut vault, &challenge, &frames, at(late));
+    assert!(matches!(refused, Err(Error::VaultNotEnrolled)), "{refused:?}");
+    drop(vault);
+    // No new face under the same key-encryption key while the erasure is unfinished.
+    let selfies = fixtures(&["obama.jpg", "obama1.jpg", "obama2.jpg"]);
+    let refused = checkin::enroll(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, at(late + 1));
+    assert!(matches!(refused, Err(Error::VaultErasureDue)), "{:?}", refused.map(|_| ()));
+    // Erasing it signs the receipt the fleet accepts and destroys the vault.
+    let vault = Vault::open(dir.vault(), &kek(), at(late + 2)).expect("opens");
+    let receipt = checkin::erase(vault, None, at(late + 2)).expect("erases");
+    let verified = verify_receipt(&mut state, &registry, &receipt, late + 2);
+    assert_eq!((verified.claims().outcome, verified.counter()), (Outcome::Erased, counter + 1));
+    assert!(!dir.vault().exists());
 }
 
 #[test]
@@ -292,6 +347,15 @@ fn checkin_an_impostor_gets_twenty_comparisons_then_only_a_new_enrollment_unlock
     assert_eq!((verified.outcome(), verified.claims().attempts), (Outcome::LockedOut, 0));
     let status = checkin::status(&vault, at(weeks)).expect("status");
     assert_eq!((status.lock_out, status.failures), (Some(LockOut::UntilReenrolled), FINAL_LOCKOUT_FAILURES));
+
+    // The way out: erase (a receipt for the fleet), then enroll under a new key-encryption key; the new device key
+    // counts only once the fleet has registered it, from a new enrollment code.
+    let receipt = checkin::erase(vault, None, at(weeks + 10)).expect("erases");
+    verify_receipt(&mut state, &registry, &receipt, weeks + 10);
+    let selfies = fixtures(&["obama.jpg", "obama1.jpg", "obama2.jpg"]);
+    let new_kek = Kek::generate().expect("a key");
+    let again = checkin::enroll(engine(), dir.vault(), &new_kek, DRIVER, FLEET, &selfies, at(weeks + 20)).expect("in");
+    assert_eq!((again.vault.failures(), again.vault.lock_out(at(weeks + 20))), (0, None));
 }
 
 #[test]
@@ -314,21 +378,17 @@ fn checkin_enrolling_again_after_erasure_makes_a_new_device_key_the_fleet_must_r
     vault = Vault::open(dir.vault(), &kek, at(T0 + 10)).expect("reopens with the same key");
     assert!(checkin::status(&vault, at(T0 + 10)).expect("status").enrolled);
 
-    let receipt = checkin::erase(&mut vault, None, at(T0 + 20)).expect("erases");
+    let receipt = checkin::erase(vault, None, at(T0 + 20)).expect("erases");
     assert_eq!(verify_receipt(&mut state, &registry, &receipt, T0 + 20).claims().outcome, Outcome::Erased);
-    drop(vault);
+    // The erased vault's key-encryption key is deleted; the new enrollment gets a new one.
+    drop(kek);
+    let kek = Kek::generate().expect("a key");
 
-    // A refused enrollment leaves the erased vault as it was (and the caller keeps its key).
-    let erased = std::fs::read(dir.vault()).expect("reads");
+    // A refused enrollment writes nothing.
     let inconsistent = fixtures(&["obama.jpg", "obama1.jpg", "biden.jpg"]);
     let result = checkin::enroll(engine(), dir.vault(), &kek, DRIVER, FLEET, &inconsistent, at(T0 + 30));
     assert!(matches!(result, Err(Error::EnrollmentInconsistent)), "{result:?}");
-    assert_eq!(std::fs::read(dir.vault()).expect("reads"), erased);
-    let vault = Vault::open(dir.vault(), &kek, at(T0 + 30)).expect("reopens");
-    let status = checkin::status(&vault, at(T0 + 30)).expect("status");
-    assert!(!status.enrolled);
-    assert_eq!(status.device_key_id, old_key);
-    drop(vault);
+    assert!(!dir.vault().exists());
 
     // Enrolling after the erasure: a new device key and a new registration statement.
     let now = T0 + 40;

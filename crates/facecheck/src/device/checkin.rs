@@ -15,8 +15,8 @@
 //! consent (`cns`), given as an [`EnrollmentContext`]; the fleet service refuses a statement without them. The vault
 //! does not keep them: a statement signed again ([`registration_statement_with`]) is given them again.
 //!
-//! Every enrollment makes a new device key, also on a device whose template was erased or wiped after the
-//! retention period: there is no enrolling a face under a key the fleet already registered. The fleet trusts a key
+//! Every enrollment makes a new device key in a new vault: there is no enrolling a face under a key the fleet
+//! already registered. The fleet trusts a key
 //! for the face enrolled when it registered (and approved) that key; if a new face could be put under the same key,
 //! anyone holding the unlocked phone after an erasure could enroll their own face and sign valid `match`
 //! attestations for the driver without the fleet ever seeing it. With a new key, nothing the new face signs
@@ -74,6 +74,20 @@
 //!
 //! A `no_match` (or `spoof_suspected`) is reported as such, for a person to review; this library never
 //! deactivates anyone.
+//!
+//! # Erasure
+//! [`erase`] is final: it signs the receipt with the device key and a counter reserved in the same durable write
+//! that wiped the template, then destroys the vault file, the device key's only copy, and returns the receipt (a
+//! string the caller keeps until the fleet has it). The caller then deletes the key-encryption key that sealed the
+//! vault (the app: the wrapped key and its Keystore alias; the CLI replaces the key file with a new key), so no
+//! earlier copy of the vault opens with anything the device still holds, and nothing signs under the old key
+//! again. A new enrollment makes a new vault with a new key-encryption key and a new device key, which the fleet
+//! has to register from a new enrollment code: erasing is also the only way out of the last lock-out, and it
+//! needs the fleet.
+//!
+//! The retention rule ends the same way: its wipe leaves a vault without a template, which [`enroll`] refuses
+//! ([`Error::VaultErasureDue`]) and [`erase`] finishes with a receipt like any erasure (the fleet learns that the
+//! key is retired). [`Status::enrolled`] is false for such a vault.
 //!
 //! The claims: `sub`/`aud` from the vault, `blk`/`nonce` from the challenge, `iat` = `now`, `ctr` from the vault,
 //! `res` the outcome, `live` whether the picked frame passed the liveness check, `att` the attempt's number in the
@@ -221,7 +235,8 @@ pub struct Status {
     pub fleet_id: String,
     /// The device key id (`kid`), as registered with the fleet.
     pub device_key_id: String,
-    /// Whether a template is enrolled at the time asked about (false once the retention period has passed).
+    /// Whether a template is enrolled at the time asked about. False once the retention period has passed: the
+    /// vault is then waiting for [`erase`] to finish the erasure.
     pub enrolled: bool,
     /// When the template was enrolled, unix seconds.
     pub enrolled_at: Option<u64>,
@@ -257,18 +272,18 @@ impl Verdict {
 /// holding a new device key, and returns it with the device registration statement, which the fleet has to register
 /// (and approve) before anything the new key signs verifies.
 ///
-/// A vault may already be at `path` if its template was erased ([`erase`]) or wiped after the retention period: it
-/// is opened with `kek`, and, only once every selfie has been accepted, destroyed ([`Vault::destroy`]) and replaced
-/// by a new vault with a **new device key** (its counter starts again at 0; its retention period is kept). The old
-/// key is never used again, so the fleet's entry for it verifies nothing the new face signs: a new face always needs
-/// the fleet's approval of a new registration. This is why there is no way to enroll again under an existing key.
+/// There must be no vault at `path`: after an [`erase`] there is none, and `kek` is the new key-encryption key
+/// that replaced the erased vault's. So a new face always comes with a new device key (its counter starting at 0),
+/// which the fleet's entry for the old key verifies nothing of: a new face needs the fleet's approval of a new
+/// registration. This is why there is no way to enroll again under an existing key.
 ///
-/// Errors: [`Error::VaultAlreadyEnrolled`] if the vault at `path` holds a template (erase it first); the errors of
+/// Errors: [`Error::VaultAlreadyEnrolled`] if the vault at `path` holds a template (erase it first),
+/// [`Error::VaultErasureDue`] if it holds none (the retention rule wiped it: [`erase`] it first); the errors of
 /// [`Vault::open`] for a vault at `path` that does not open (wrong key, corrupt, busy, ...); then
 /// [`Error::EnrollmentSelfieCount`], [`Error::Selfie`] (unreadable image), [`Error::EnrollmentRetake`],
 /// [`Error::EnrollmentSpoofSuspected`], [`Error::EnrollmentInconsistent`]; the vault's own errors (including
-/// [`Error::VaultExists`] if something appears at `path` meanwhile). Nothing is written or destroyed unless every
-/// selfie is accepted, and `kek` stays the caller's either way.
+/// [`Error::VaultExists`] if something appears at `path` meanwhile). Nothing is written unless every selfie is
+/// accepted, and `kek` stays the caller's either way.
 pub fn enroll(
     engine: &Engine,
     path: impl AsRef<Path>,
@@ -296,12 +311,12 @@ pub fn enroll_with(
 ) -> Result<Enrolled> {
     context.check()?;
     let path = path.as_ref();
-    let old = match Vault::open(path, kek, now) {
+    match Vault::open(path, kek, now) {
         Ok(vault) if is_enrolled_at(&vault, now.wall) => return Err(Error::VaultAlreadyEnrolled),
-        Ok(vault) => Some(vault),
-        Err(Error::VaultMissing) => None,
+        Ok(_) => return Err(Error::VaultErasureDue),
+        Err(Error::VaultMissing) => {}
         Err(e) => return Err(e),
-    };
+    }
     let templates = build_template(engine, selfies)?;
     let (_, pkcs8) = DeviceKey::generate(&SystemRandom::new())
         .map_err(|_| Error::VaultCrypto("the random number generator failed"))?;
@@ -311,15 +326,7 @@ pub fn enroll_with(
         signing_key_pkcs8: pkcs8,
         templates,
     };
-    let retention_days = old.as_ref().map(Vault::retention_days);
-    if let Some(old) = old {
-        old.destroy()?;
-        log::info!("enrollment: the erased vault and its device key were destroyed");
-    }
-    let mut vault = Vault::create(path, kek, init, now)?;
-    if let Some(days) = retention_days.filter(|&days| days != vault.retention_days()) {
-        vault.set_retention_days(days, now)?;
-    }
+    let vault = Vault::create(path, kek, init, now)?;
     let registration = registration_statement_with(&vault, context, now.wall)?;
     Ok(Enrolled { vault, registration })
 }
@@ -409,27 +416,33 @@ pub fn check_in_with(
     })
 }
 
-/// Erases the enrolled template and returns the signed erasure receipt (`res: "erased"`). A vault with no template
-/// (already erased, or wiped after the retention period) gets a receipt too: either way none is left.
+/// Erases the vault for good and returns the signed erasure receipt (`res: "erased"`), for the caller to keep until
+/// the fleet has it; see "Erasure" in the [module documentation](self). A vault with no template (wiped by the
+/// retention rule, or an erasure interrupted before the file was destroyed) gets a receipt too: either way none is
+/// left.
 ///
 /// The receipt carries the challenge if the server sent one, and otherwise [`ERASURE_NONCE`] as both `nonce` and
 /// `blk` (an erasure may happen offline; the receipt is then told apart from a replay by its counter, and its age
 /// by `iat`). It is signed with the vault's device key and the counter [`Vault::erase`] reserved in the same durable
-/// write that wiped the template, with `live: false` and `att: 0`.
+/// write that wiped the template, with `live: false` and `att: 0`. Then the vault file is destroyed
+/// ([`Vault::destroy`]), and the device key with it.
 ///
-/// The vault file stays, without template: it keeps the device key, the counter and the lock-out state, so later
-/// check-ins fail with [`Error::VaultNotEnrolled`] and receipts can still be signed. Its key never signs for a face
-/// again: [`enroll`] replaces the vault with one holding a new device key, for the fleet to register anew. To retire
-/// the device altogether, deliver the receipt, then call [`Vault::destroy`] and delete the key-encryption key.
-pub fn erase(vault: &mut Vault, challenge: Option<&Challenge<'_>>, now: Clock) -> Result<String> {
+/// **The caller must then delete `kek`**, the key-encryption key the vault was opened with (and never seal a new
+/// vault with it): that is what makes every earlier copy of the file unreadable. If destroying the file fails, the
+/// error is returned and the file is left without a template; erasing it again signs another receipt.
+pub fn erase(mut vault: Vault, challenge: Option<&Challenge<'_>>, now: Clock) -> Result<String> {
     let challenge = challenge.copied().unwrap_or(Challenge { nonce: ERASURE_NONCE, block: ERASURE_NONCE });
     challenge.check()?;
     // Load the key before erasing: a vault whose key cannot sign must not lose its template without a receipt.
-    let key = device_key(vault)?;
-    let ticket = vault.erase(now)?; // `ticket.signing_key_pkcs8` is the key just loaded
+    let key = device_key(&vault)?;
+    let ticket = vault.erase(now)?;
     let verdict = Verdict { outcome: Outcome::Erased, live: false, retake: None };
     let claims = claims(&ticket.driver_id, &ticket.fleet_id, &challenge, ticket.erased_at, ticket.counter, &verdict, 0);
-    Ok(key.sign(&claims))
+    let receipt = key.sign(&claims);
+    drop(key);
+    vault.destroy()?;
+    log::info!("erasure: receipt signed, the vault and its device key destroyed");
+    Ok(receipt)
 }
 
 /// The state of `vault` at `now`.

@@ -18,6 +18,12 @@
 //! - **Retention.** The template is wiped, and the file rewritten as not enrolled, once
 //!   [`retention_days`](Vault::retention_days) have passed since the later of the enrollment and the last successful
 //!   check-in; this is checked by [`Vault::open`] and by every operation that takes `now`.
+//! - **Erasure is final.** A vault without a template is an erasure that has begun (on request, or by the retention
+//!   rule) and is finished by the check-in policy's `erase`: it signs the receipt with the device key, then
+//!   [`destroy`](Vault::destroy)s the file, the device key's only copy. The caller then deletes the key-encryption
+//!   key, so that no earlier copy of the file (a backup, a block the flash storage kept) opens with anything it
+//!   still holds. Nothing puts a template back into a vault: a new enrollment makes a new vault, under a new key,
+//!   with a new device key.
 //! - **One handle at a time.** A vault is opened with an exclusive lock on a `<vault>.lock` file next to it
 //!   (`flock(2)`, on Linux and Android alike, and a table of the vaults this process holds), so two handles, in one
 //!   process or two, cannot advance the same counter: the second gets [`Error::VaultBusy`]. Where no lock can be
@@ -121,7 +127,8 @@ pub struct VaultInit {
     pub templates: Vec<Embedding>,
 }
 
-/// What the caller needs to sign an erasure receipt, returned by [`Vault::erase`]. It holds no biometric data.
+/// What an erasure receipt states, returned by [`Vault::erase`]. It holds no biometric data and no key: the receipt
+/// is signed with the vault's device key before the vault is destroyed.
 pub struct ErasureTicket {
     /// The driver id of the vault.
     pub driver_id: String,
@@ -131,8 +138,6 @@ pub struct ErasureTicket {
     pub counter: u64,
     /// The time of the erasure, unix seconds (the wall clock of the `now` passed to [`Vault::erase`]).
     pub erased_at: u64,
-    /// The device signing key (PKCS#8), to sign the receipt with; wiped when dropped.
-    pub signing_key_pkcs8: Zeroizing<Vec<u8>>,
 }
 
 impl fmt::Debug for ErasureTicket {
@@ -388,11 +393,11 @@ impl Vault {
         })
     }
 
-    /// Erases the template at `now`: the vault is rewritten without templates and enrollment times, and a counter
-    /// value is reserved for the erasure receipt, both in the same durable write. Returns what the receipt is
-    /// signed with, never the template. The device key, ids, counter and lock-out state stay, so a receipt can
-    /// still be signed. There is no enrolling into an erased vault: a new enrollment replaces the vault with a new
-    /// one and a new device key (`checkin::enroll`), which the fleet has to register again.
+    /// Begins an erasure at `now`: the vault is rewritten without templates and enrollment times, and a counter
+    /// value is reserved for the erasure receipt, both in the same durable write. Returns what the receipt states.
+    /// The device key stays until the receipt is signed; then [`destroy`](Vault::destroy) ends the erasure (the
+    /// check-in policy's `erase` does both). A vault left without a template (a crash in between, or the retention
+    /// rule) is erased again the same way.
     pub fn erase(&mut self, now: Clock) -> Result<ErasureTicket> {
         self.update(|state| {
             state.advance_counter()?;
@@ -405,15 +410,14 @@ impl Vault {
             fleet_id: self.state.fleet_id.clone(),
             counter: self.state.counter,
             erased_at: now.wall,
-            signing_key_pkcs8: self.state.signing_key.clone(),
         })
     }
 
-    /// Deletes the vault file (after [`erase`](Vault::erase) and signing the receipt, typically): its bytes are
-    /// overwritten with zeros and synced, then the file is removed and the directory synced.
+    /// Deletes the vault file, and with it the device key (after [`erase`](Vault::erase) and signing the receipt):
+    /// its bytes are overwritten with zeros and synced, then the file is removed and the directory synced.
     ///
     /// Overwriting is best effort on flash storage, which may keep old blocks; the ciphertext stays unreadable
-    /// without the key-encryption key, so the platform should also delete that key.
+    /// without the key-encryption key, which is why the platform deletes that key next.
     pub fn destroy(self) -> Result<()> {
         store::destroy(&self.path)
     }

@@ -2,8 +2,10 @@
 //!
 //! The template is wiped, and the vault rewritten as not enrolled, once the retention period (in days, set per
 //! vault, [`DEFAULT_RETENTION_DAYS`] for a new one, at most [`MAX_RETENTION_DAYS`]) has passed since the later of
-//! the enrollment and the last successful check-in. The device key, the ids, the counter and the lock-out state
-//! stay, so that the device can still sign; a new enrollment makes a new vault.
+//! the enrollment and the last successful check-in. A due wipe is an erasure: the device key, the ids, the counter
+//! and the lock-out state stay only until it is finished like one (the check-in policy's `erase` signs the
+//! receipt, then the file and its device key are destroyed and the caller deletes the key-encryption key); a new
+//! enrollment makes a new vault under a new key.
 //!
 //! This file holds the rule only; the vault applies it, in the same atomic write as the operation, in every
 //! operation that takes a time (opening included), so a wipe that is due is on disk before anything else happens.

@@ -25,8 +25,8 @@ import kotlin.system.exitProcess
  *     HostTestsKt LIB REPO FACECHECK_CLI WORK_DIR
  *
  * Prints one line per test and `N passed, M failed`; exits non-zero on any failure. The tests run in order and
- * share one driver's vault, as the app would use it: enroll, check in, lock out, erase, enroll again (a new device
- * key the fleet must register), reopen.
+ * share one driver's vault, as the app would use it: enroll, check in, lock out, erase (the app then deletes the
+ * key), enroll again with a new key (a new device key the fleet must register), reopen.
  */
 fun main(args: Array<String>) {
     if (args.size != 4) {
@@ -49,7 +49,7 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
     private val vault = File(work, "driver.vault")
     private val registry = File(work, "registry.json")
     private val counters = File(work, "counters.json")
-    private val kek = ByteArray(32).also { SecureRandom().nextBytes(it) }
+    private var kek = ByteArray(32).also { SecureRandom().nextBytes(it) }
     private val driver = "driver-42"
     private val fleet = "fleet-7"
     private lateinit var engine: Facecheck
@@ -350,40 +350,51 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
 
     private fun erasure() {
         var keyBefore = ""
-        test("erase: signed receipt (res erased) the verifier accepts; no face data left") {
+        val copy = File(work, "before-erasure.vault")
+        test("erase with only half a challenge throws InvalidInput and erases nothing") {
+            expect<FacecheckException.InvalidInput> { engine.erase("nonce", null) }
+            check(engine.status().isEnrolled())
+        }
+        test("erase: a signed receipt the verifier accepts; the vault file is gone and the engine retired") {
             keyBefore = engine.status().deviceKeyId()
+            vault.copyTo(copy, overwrite = true) // a backup the phone's owner kept
             val receipt = engine.erase("nonce-erase", "erase")
             check(verify(receipt, "nonce-erase").contains("erased"))
+            check(!vault.exists()) { "the vault file (and the device key in it) is still there" }
             val status = engine.status()
-            check(status.hasVault() && !status.isEnrolled() && status.enrolledAt() == null) { status.toString() }
-            check(status.retentionDeadline() == null)
+            check(!status.hasVault() && !status.isEnrolled() && !status.isErasureDue) { status.toString() }
+            val calls = listOf<() -> Unit>(
+                { engine.checkIn("n", "b", photos("obama2.jpg")) },
+                { engine.erase() },
+                { engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "exif_orientation6.jpg")) },
+                { engine.devicePublicKey() }
+            )
+            for (call in calls) {
+                val e = expect<FacecheckException.InvalidState> { call() }
+                check(e.reason() == "erased") { e.reason() }
+            }
         }
-        test("after erasure, check-in throws InvalidState(not_enrolled); erasing again gives another receipt") {
-            val e = expect<FacecheckException.InvalidState> { engine.checkIn("n", "b", photos("obama2.jpg")) }
-            check(e.reason() == "not_enrolled") { e.reason() }
-            check(verify(engine.erase(), "erasure").contains("erased"))
+        test("after the app deletes the key, the backup from before the erasure opens with nothing it holds") {
+            engine.close()
+            java.util.Arrays.fill(kek, 0.toByte())
+            kek = ByteArray(32).also { SecureRandom().nextBytes(it) } // the key a new enrollment is sealed with
+            copy.copyTo(vault, overwrite = true)
+            expect<FacecheckException.WrongKey> { Facecheck.open(models, vault, kek) }
+            check(vault.delete() && copy.delete())
         }
-        test("erase with only half a challenge throws InvalidInput") {
-            expect<FacecheckException.InvalidInput> { engine.erase("nonce", null) }
-        }
-        test("a refused enrollment after erasure leaves the erased vault and its key, still held by this engine") {
-            val oldKey = engine.devicePublicKey()
+        test("a new engine with the new key: a refused enrollment writes nothing") {
+            engine = Facecheck.open(models, vault, kek)
+            check(!engine.status().hasVault())
             val e = expect<FacecheckException.PoorQuality> {
                 engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "biden.jpg"))
             }
             check(e.reason() == "inconsistent") { e.reason() }
-            val status = engine.status()
-            check(status.hasVault() && !status.isEnrolled() && status.deviceKeyId() == keyBefore) { status.toString() }
-            check(engine.devicePublicKey().contentEquals(oldKey))
-            val busy = expect<FacecheckException.InvalidState> { Facecheck.open(models, vault, kek) }
-            check(busy.reason() == "vault_busy") { busy.reason() }
+            check(!vault.exists())
         }
         var newStatement = ""
         test("enroll after erasure returns a new registration statement with a new device key") {
-            val oldKey = engine.devicePublicKey()
             newStatement = engine.enroll(driver, fleet, photos("obama.jpg", "obama1.jpg", "exif_orientation6.jpg"))
             val newKey = statementKey(newStatement)
-            check(!newKey.contentEquals(oldKey)) { "the new enrollment kept the registered device key" }
             check(engine.devicePublicKey().contentEquals(newKey))
             val status = engine.status()
             check(status.isEnrolled() && status.deviceKeyId() != keyBefore) { status.toString() }

@@ -48,6 +48,19 @@ object Engine {
     /** The vault lives in no-backup private storage: it never leaves the phone, not even in a backup. */
     fun vaultFile(context: Context): File = File(context.noBackupFilesDir, "facecheck.vault")
 
+    /**
+     * Erases the driver's data for good and returns the signed receipt to deliver: the core signs it and destroys
+     * the vault with its device key, then the vault's key is deleted (the wrapped key and its Keystore alias), so
+     * no copy of the old vault can ever be opened. The next [get] makes a new key for a new enrollment.
+     */
+    @Synchronized
+    fun erase(context: Context): String {
+        val receipt = get(context).erase()
+        close()
+        VaultKey.forget(context)
+        return receipt
+    }
+
     /** Deletes a vault that cannot be read (damaged, or its key was lost), after the driver confirmed it. */
     @Synchronized
     fun deleteUnreadableVault(context: Context) {

@@ -81,12 +81,18 @@ class EnrollActivity : CameraScreen() {
         guidance.setText(R.string.enroll_working)
         val frames = ArrayList(selfies)
         Background.run(this, {
-            val engine = Engine.get(this)
+            var engine = Engine.get(this)
+            if (engine.status().isErasureDue) {
+                // The retention period wiped the face: finish that erasure (its receipt goes to the fleet before the
+                // next check-in) before a new vault is made under a new key.
+                settings.pendingErasure = Engine.erase(this)
+                engine = Engine.get(this)
+            }
             val status = engine.status()
             if (status.hasVault() && status.driverId() != driverId) {
                 throw IllegalArgumentException(getString(R.string.enroll_other_driver, status.driverId()))
             }
-            // After an erasure too, this makes a new device key: its statement goes to the fleet like the first one.
+            // After an erasure (a new vault key), this makes a new device key: its statement goes to the fleet.
             val statement = engine.enroll(driverId, fleetId, frames)
             try {
                 FleetClient(settings.serverUrl).registerDevice(statement)

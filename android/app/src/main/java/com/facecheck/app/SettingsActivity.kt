@@ -77,10 +77,10 @@ class SettingsActivity : Activity() {
             .show()
     }
 
-    /** Erases the template (the core signs a receipt in the same step), then sends the receipt to the fleet. */
+    /** Erases the face data and its key (the core signs a receipt first), then sends the receipt to the fleet. */
     private fun confirmErase() = confirm {
         Background.run(this, {
-            val receipt = Engine.get(this).erase()
+            val receipt = Engine.erase(this)
             try {
                 FleetClient(settings.serverUrl).uploadErasure(receipt)
                 true

@@ -110,17 +110,18 @@ public final class Facecheck implements AutoCloseable {
      * (and approve) it before anything the new key signs is accepted. Nothing is stored unless every selfie is
      * accepted.
      *
-     * <p>On a device whose template was erased (or expired), this is also how to enroll again: the old vault and
-     * its device key are replaced by a new vault with a new key, so the result is a <em>new</em> registration
-     * statement that must reach the fleet like the first one. A new face is never enrolled under a key the fleet
-     * already registered.
+     * <p>There must be no vault: after {@link #erase}, enroll again with a new engine opened with a new key. The
+     * result is a <em>new</em> registration statement, for a new device key, that must reach the fleet like the
+     * first one. A new face is never enrolled under a key the fleet already registered.
      *
      * @throws FacecheckException.NoFace a selfie without a face (the message says which)
      * @throws FacecheckException.PoorQuality a selfie failed a quality gate, or (reason {@code inconsistent}) the
      *     selfies do not all show the same person
      * @throws FacecheckException.SpoofSuspected a selfie looks like a photo or a screen
      * @throws FacecheckException.InvalidState reason {@code already_enrolled}: a face is enrolled on this device
-     *     (erase it first)
+     *     (erase it first); {@code erasure_due}: the retention period wiped the face and {@link #erase} has to finish
+     *     that erasure first ({@link Status#isErasureDue()}); {@code erased}: this engine's vault was erased and its
+     *     key retired (open a new engine with a new key)
      * @throws FacecheckException.InvalidInput fewer than 3 or more than 5 selfies, an unreadable image, bad ids
      */
     public String enroll(String driverId, String fleetId, List<byte[]> selfies) throws FacecheckException {
@@ -151,12 +152,19 @@ public final class Facecheck implements AutoCloseable {
     }
 
     /**
-     * Erases the enrolled template now and returns the signed erasure receipt for the fleet server. The vault keeps
-     * the device key, the counter and the lock-out state, without any face data; that key never signs for a face
-     * again ({@link #enroll} after an erasure makes a new one).
+     * Erases the driver's data for good and returns the signed erasure receipt for the fleet server (keep it until
+     * the server has it). The native library signs the receipt, then destroys the vault file and the device key in
+     * it, and wipes its copy of the key-encryption key; this engine then refuses every call that needs a vault
+     * ({@link FacecheckException.InvalidState} reason {@code erased}).
+     *
+     * <p><b>The caller must then delete the key-encryption key</b> (on Android the wrapped key and its Keystore
+     * alias): no earlier copy of the vault file can be opened without it. To enroll again, close this engine and
+     * open a new one with a new key. This also finishes an erasure the retention period began
+     * ({@link Status#isErasureDue()}).
      *
      * @param nonce the server's challenge, or null with {@code blockId} null when erasing offline
-     * @throws FacecheckException.InvalidState reason {@code not_enrolled} when the device has no vault
+     * @throws FacecheckException.InvalidState reason {@code not_enrolled} when the device has no vault, {@code erased}
+     *     when it was already erased through this engine
      */
     public String erase(String nonce, String blockId) throws FacecheckException {
         return NativeBridge.erase(handle, nonce, blockId);

@@ -117,7 +117,9 @@ public class FacecheckException extends Exception {
     /**
      * The call does not fit the current state; {@link #reason()} is one of {@code closed} (the engine was closed),
      * {@code not_enrolled}, {@code already_enrolled} (enroll on a device with an enrolled face: erase it first),
-     * {@code locked_out} (a lock-out is in force),
+     * {@code locked_out} (a lock-out is in force), {@code erasure_due} (the retention period wiped the face: erase
+     * to finish), {@code erased} (this engine's vault was erased and its key retired: open a new engine with a new
+     * key),
      * {@code vault_exists} (a file appeared where the vault was being created), {@code vault_busy} (another handle
      * or process has the vault open).
      */

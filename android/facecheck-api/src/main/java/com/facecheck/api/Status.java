@@ -38,11 +38,20 @@ public final class Status {
     }
 
     /**
-     * Whether this device has a vault (a device key registered for a driver). After an erasure it still has one,
-     * without a template; either way {@link Facecheck#enroll} enrolls (after an erasure with a new device key).
+     * Whether this device has a vault (a device key registered for a driver). After an erasure it has none, and
+     * {@link Facecheck#enroll} (with a new engine and key) makes a new one with a new device key.
      */
     public boolean hasVault() {
         return hasVault;
+    }
+
+    /**
+     * Whether the vault holds no face any more (the retention period wiped it) but still its device key: call
+     * {@link Facecheck#erase()} to finish the erasure (a receipt for the fleet), then delete the key as after any
+     * erasure.
+     */
+    public boolean isErasureDue() {
+        return hasVault && !enrolled;
     }
 
     /** The fleet's driver id the vault belongs to; null without a vault. */
