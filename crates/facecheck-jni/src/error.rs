@@ -50,6 +50,7 @@ pub(crate) enum JavaException {
     SpoofSuspected,
     VaultCorrupt,
     WrongKey,
+    VaultRolledBack,
     InvalidInput,
     InvalidState { reason: &'static str },
     Internal,
@@ -82,7 +83,7 @@ impl JavaException {
             E::VaultErasureDue => JavaException::InvalidState { reason: "erasure_due" },
             E::VaultAlreadyEnrolled => JavaException::InvalidState { reason: "already_enrolled" },
             E::VaultBusy => JavaException::InvalidState { reason: "vault_busy" },
-            E::VaultRolledBack { .. } => JavaException::InvalidState { reason: "vault_rolled_back" },
+            E::VaultRolledBack { .. } => JavaException::VaultRolledBack,
             E::VaultLockedOut => JavaException::InvalidState { reason: "locked_out" },
             E::Model { .. } | E::ModelIo { .. } | E::VaultIo { .. } | E::VaultCrypto(_) => JavaException::Internal,
         }
@@ -110,6 +111,7 @@ impl JavaException {
             JavaException::SpoofSuspected => jni_str!("com/facecheck/api/FacecheckException$SpoofSuspected"),
             JavaException::VaultCorrupt => jni_str!("com/facecheck/api/FacecheckException$VaultCorrupt"),
             JavaException::WrongKey => jni_str!("com/facecheck/api/FacecheckException$WrongKey"),
+            JavaException::VaultRolledBack => jni_str!("com/facecheck/api/FacecheckException$VaultRolledBack"),
             JavaException::InvalidInput => jni_str!("com/facecheck/api/FacecheckException$InvalidInput"),
             JavaException::InvalidState { .. } => jni_str!("com/facecheck/api/FacecheckException$InvalidState"),
             JavaException::Internal => jni_str!("com/facecheck/api/FacecheckException$Internal"),
@@ -217,10 +219,7 @@ mod tests {
             (Error::InvalidChallenge("empty nonce"), JavaException::InvalidInput),
             (Error::VaultNotEnrolled, JavaException::InvalidState { reason: "not_enrolled" }),
             (Error::VaultBusy, JavaException::InvalidState { reason: "vault_busy" }),
-            (
-                Error::VaultRolledBack { vault_counter: 1, fleet_counter: 2 },
-                JavaException::InvalidState { reason: "vault_rolled_back" },
-            ),
+            (Error::VaultRolledBack { vault_counter: 1, fleet_counter: 2 }, JavaException::VaultRolledBack),
             (Error::VaultCrypto("rng"), JavaException::Internal),
         ];
         for (error, expected) in cases {

@@ -259,9 +259,11 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_enroll<'l>(
     .resolve::<ThrowFacecheck>()
 }
 
-/// `CheckInResult checkIn(long handle, String nonce, String blockId, byte[][] frames)`: one check-in against the
-/// server's challenge. Every outcome the core signs (`match`, `no_match`, `spoof_suspected`, `no_face`,
-/// `poor_quality`, `locked_out`) is a result carrying the token to upload; errors (nothing signed) throw.
+/// `CheckInResult checkIn(long handle, String nonce, String blockId, long lastCounter, byte[][] frames)`: one
+/// check-in against the server's challenge, whose `last_counter` is `lastCounter` (-1 when there is none: no
+/// rollback check). Every outcome the core signs (`match`, `no_match`, `spoof_suspected`, `no_face`,
+/// `poor_quality`, `locked_out`) is a result carrying the token to upload; errors (nothing signed) throw, a vault
+/// older than the fleet's counter `VaultRolledBack`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_com_facecheck_api_NativeBridge_checkIn<'l>(
     mut env: EnvUnowned<'l>,
@@ -269,17 +271,25 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_checkIn<'l>(
     handle: jlong,
     nonce: JString<'l>,
     block_id: JString<'l>,
+    last_counter: jlong,
     frames_array: JObjectArray<'l, JByteArray<'l>>,
 ) -> JObject<'l> {
     env.with_env(|env| -> Result<_> {
         let session = session::get(handle)?;
         let (nonce, block) = (string(env, &nonce)?, string(env, &block_id)?);
+        let last_counter = match last_counter {
+            -1 => None,
+            counter => Some(
+                u64::try_from(counter)
+                    .map_err(|_| BridgeError::InvalidArgument("the fleet's last counter is -1 (none) or at least 0"))?,
+            ),
+        };
         let frames = frames(env, &frames_array)?;
         let now = now()?;
         let mut slot = session.lock()?;
         let vault = slot.open_vault(&session.path, now)?;
         let challenge = Challenge { nonce: &nonce, block: &block };
-        let result = checkin::check_in(&session.engine, vault, &challenge, &frames, now)?;
+        let result = checkin::check_in_with(&session.engine, vault, &challenge, last_counter, &frames, now)?;
         drop(slot);
         log::info!("check-in signed: {}", result.outcome);
         let token = JString::from_str(env, &result.token)?;

@@ -281,6 +281,20 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
             expect<FacecheckException.InvalidInput> { engine.checkIn("", "b", photos("obama2.jpg")) }
             expect<FacecheckException.InvalidInput> { engine.checkIn("n", "", photos("obama2.jpg")) }
         }
+        test("the fleet's last counter: at the vault's, signed above it; above it, VaultRolledBack and nothing signed") {
+            val first = engine.checkIn("nonce-ctr-1", "block-1", photos("obama2.jpg"))
+            val counter = counter(first.token())
+            val next = engine.checkIn("nonce-ctr-2", "block-1", counter, photos("obama2.jpg"))
+            check(next.isMatch && counter(next.token()) == counter + 1) { next.toString() }
+            // The fleet has seen more from this key than the vault holds: a restored copy.
+            val e = expect<FacecheckException.VaultRolledBack> {
+                engine.checkIn("nonce-ctr-3", "block-1", counter + 5, photos("obama2.jpg"))
+            }
+            check(e.message!!.contains("restored from a backup")) { e.message!! }
+            val after = engine.checkIn("nonce-ctr-4", "block-1", counter + 1, photos("obama2.jpg"))
+            check(counter(after.token()) == counter + 2) { "the refused check-in used a counter" }
+            expect<FacecheckException.InvalidInput> { engine.checkIn("n", "b", -2, photos("obama2.jpg")) }
+        }
     }
 
     // --- lock-out ---------------------------------------------------------------------------------------------
@@ -341,7 +355,7 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
             threads.forEach { it.join(120_000) }
             check(errors.isEmpty()) { errors.toString() }
             check(tokens.size == 24) { "${tokens.size} tokens" }
-            val counters = tokens.map { Regex("\"ctr\":(\\d+)").find(payload(it))!!.groupValues[1].toLong() }
+            val counters = tokens.map { counter(it) }
             check(counters.toSet().size == 24) { "repeated counters: $counters" }
         }
     }
@@ -568,6 +582,9 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
     }
 
     private fun payload(token: String): String = String(Base64.getUrlDecoder().decode(token.split('.')[1]))
+
+    /** The counter (`ctr`) a token was signed with. */
+    private fun counter(token: String): Long = Regex("\"ctr\":(\\d+)").find(payload(token))!!.groupValues[1].toLong()
 
     /** The device public key a registration statement carries (its protected header's `jwk.x`). */
     private fun statementKey(statement: String): ByteArray {

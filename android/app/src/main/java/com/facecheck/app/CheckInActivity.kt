@@ -110,7 +110,7 @@ class CheckInActivity : CameraScreen() {
             stopCamera()
             Background.run(this, {
                 val result = try {
-                    Engine.get(this).checkIn(current.nonce, current.block, listOf(jpeg))
+                    Engine.get(this).checkIn(current.nonce, current.block, current.lastCounter, listOf(jpeg))
                 } finally {
                     Arrays.fill(jpeg, 0.toByte())
                 }

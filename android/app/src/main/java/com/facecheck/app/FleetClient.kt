@@ -18,12 +18,13 @@ import java.net.URLEncoder
  * - `POST reviews`       `{"driver": D, "block": B, "token": JWS or absent}`: the driver asks for a human review.
  */
 class FleetClient(private val baseUrl: String) {
-    class Challenge(val nonce: String, val block: String)
+    /** A challenge, with the highest counter the fleet accepted from this device's key (-1 if it sent none). */
+    class Challenge(val nonce: String, val block: String, val lastCounter: Long)
 
     fun challenge(driverId: String, blockId: String): Challenge {
         val query = "driver=" + URLEncoder.encode(driverId, "UTF-8") + "&block=" + URLEncoder.encode(blockId, "UTF-8")
         val json = JSONObject(request("GET", "challenge?$query", null))
-        return Challenge(json.getString("nonce"), json.optString("block", blockId))
+        return Challenge(json.getString("nonce"), json.optString("block", blockId), json.optLong("last_counter", -1))
     }
 
     fun uploadCheckIn(token: String) {

@@ -18,6 +18,7 @@ fun Activity.explain(error: Throwable): String = when (error) {
         if (error.reason() == "inconsistent") getString(R.string.enroll_inconsistent) else error.message ?: ""
     is FacecheckException.SpoofSuspected -> getString(R.string.enroll_spoof)
     is FacecheckException.WrongKey, is FacecheckException.VaultCorrupt -> getString(R.string.vault_unreadable)
+    is FacecheckException.VaultRolledBack -> getString(R.string.vault_rolled_back)
     is FacecheckException.InvalidState ->
         if (error.reason() == "not_enrolled") getString(R.string.result_not_enrolled)
         else getString(R.string.error_generic, error.message)

@@ -135,15 +135,31 @@ public final class Facecheck implements AutoCloseable {
      * enrolled template, and the decision signed together with the server's challenge. Every decision is a result
      * whose {@link CheckInResult#token()} goes to the server; see {@link CheckInResult#outcome()}.
      *
+     * <p>Anti-rollback: {@code lastCounter} is the challenge's {@code last_counter}, the highest counter the fleet
+     * accepted from this device key. Nothing is signed at or below it: a vault older than that (restored from a copy)
+     * throws {@link FacecheckException.VaultRolledBack}, and the driver has to enroll again.
+     *
      * @param nonce the server's challenge for this check-in, 1 to 256 bytes
      * @param blockId the block or shift being checked into, 1 to 256 bytes
+     * @param lastCounter the fleet's last counter from the same challenge, or -1 if it sent none
+     * @throws FacecheckException.VaultRolledBack the vault is older than what the fleet has seen; nothing was signed
      * @throws FacecheckException.InvalidState reason {@code not_enrolled}
-     * @throws FacecheckException.InvalidInput an empty or too long challenge, no frame or too many, an unreadable image
+     * @throws FacecheckException.InvalidInput an empty or too long challenge, no frame or too many, an unreadable
+     *     image, a counter below -1
      */
-    public CheckInResult checkIn(String nonce, String blockId, List<byte[]> frames) throws FacecheckException {
+    public CheckInResult checkIn(String nonce, String blockId, long lastCounter, List<byte[]> frames)
+            throws FacecheckException {
         checkNotNull(nonce, "nonce");
         checkNotNull(blockId, "blockId");
-        return NativeBridge.checkIn(handle, nonce, blockId, frames(frames));
+        return NativeBridge.checkIn(handle, nonce, blockId, lastCounter, frames(frames));
+    }
+
+    /**
+     * {@link #checkIn(String, String, long, List)} without the fleet's counter (-1): for a challenge that carries
+     * none; a restored vault then goes unnoticed here, and only the fleet's counter check catches it.
+     */
+    public CheckInResult checkIn(String nonce, String blockId, List<byte[]> frames) throws FacecheckException {
+        return checkIn(nonce, blockId, -1, frames);
     }
 
     /** Whether a face is enrolled, since when, until when it is kept, and any lock-out. */

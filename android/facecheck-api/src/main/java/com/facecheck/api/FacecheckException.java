@@ -105,6 +105,18 @@ public class FacecheckException extends Exception {
         }
     }
 
+    /**
+     * The vault is older than what the fleet has seen from its device key (the challenge's last counter is above
+     * the vault's): it was restored from a copy or backup. Nothing was signed; the driver has to enroll again.
+     */
+    public static final class VaultRolledBack extends FacecheckException {
+        private static final long serialVersionUID = 1L;
+
+        public VaultRolledBack(String message) {
+            super(message);
+        }
+    }
+
     /** An argument is unusable: not a JPEG or PNG, too large, empty, wrong model bytes, a bad id or key length. */
     public static final class InvalidInput extends FacecheckException {
         private static final long serialVersionUID = 1L;

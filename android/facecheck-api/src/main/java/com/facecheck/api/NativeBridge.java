@@ -20,7 +20,7 @@ final class NativeBridge {
     static native String enroll(long handle, String driverId, String fleetId, byte[][] selfies)
             throws FacecheckException;
 
-    static native CheckInResult checkIn(long handle, String nonce, String blockId, byte[][] frames)
+    static native CheckInResult checkIn(long handle, String nonce, String blockId, long lastCounter, byte[][] frames)
             throws FacecheckException;
 
     static native Status status(long handle) throws FacecheckException;
