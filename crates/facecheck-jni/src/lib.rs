@@ -9,7 +9,11 @@
 //!   [`error::ThrowFacecheck`], so a Rust error or panic always reaches Java as a `FacecheckException`;
 //! - no call returns an image, a crop, an embedding, a template or a score: only tokens (signed JWS), outcome
 //!   names, retake reasons, timestamps and the device's public key;
-//! - there is no network code; logs (Android's logcat through `android_logger`) carry no user data.
+//! - frames and selfies are bounded before they are copied out of the JVM: at most [`MAX_FRAMES`] frames (or
+//!   [`MAX_ENROLLMENT_SELFIES`] selfies), each within the decoder's [`decode::MAX_ENCODED_BYTES`], 64 MiB in all;
+//! - there is no network code; logs (Android's logcat through `android_logger`, from info level up) carry no user
+//!   data, and outcomes (what a check-in, an enrollment or an erasure came to) are logged at debug level only, which
+//!   logcat does not get.
 
 mod error;
 mod session;
@@ -17,7 +21,8 @@ mod session;
 mod testing;
 
 use error::{BridgeError, Result, ThrowFacecheck};
-use facecheck::checkin::{self, Challenge};
+use facecheck::checkin::{self, Challenge, MAX_ENROLLMENT_SELFIES, MAX_FRAMES, MIN_ENROLLMENT_SELFIES};
+use facecheck::decode;
 use facecheck::{Clock, Engine, Kek, LockOut, Manifest, ModelBytes, Screening, Vault};
 use jni::objects::{JByteArray, JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jlong};
@@ -102,23 +107,61 @@ fn java_string<'l>(env: &mut Env<'l>, text: Option<&str>) -> Result<JString<'l>>
     })
 }
 
-/// The frames of a `byte[][]`, copied out of the JVM one at a time.
-fn frames(env: &mut Env<'_>, array: &JObjectArray<'_, JByteArray<'_>>) -> Result<Vec<Vec<u8>>> {
+/// Most bytes one call copies out of the JVM for its frames or selfies, in all (64 MiB: eight camera JPEGs of a
+/// 12-megapixel selfie camera are 16 to 48 MiB). Each one is also within [`decode::MAX_ENCODED_BYTES`].
+const MAX_FRAME_BYTES_PER_CALL: usize = 64 << 20;
+
+/// One selfie, copied out of the JVM only if it is within [`decode::MAX_ENCODED_BYTES`].
+fn selfie(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>> {
+    if array.is_null() {
+        return Err(BridgeError::InvalidArgument("the selfie is null"));
+    }
+    decode::check_encoded_len(array.len(env)?)?;
+    bytes(env, array)
+}
+
+/// The frames of a `byte[][]`: their number (at most `max`, else the core's error `too_many(count)`), each one's
+/// length and their total are checked before anything is copied out of the JVM. The checks run on references to
+/// the frames that the copies then read, and a Java array's length never changes: what was checked is what is copied.
+fn frames(
+    env: &mut Env<'_>,
+    array: &JObjectArray<'_, JByteArray<'_>>,
+    max: usize,
+    too_many: fn(usize) -> facecheck::Error,
+) -> Result<Vec<Vec<u8>>> {
     if array.is_null() {
         return Err(BridgeError::InvalidArgument("the frame array is null"));
     }
-    let len = array.len(env)?;
-    let mut frames = Vec::with_capacity(len);
-    for i in 0..len {
-        let frame = array.get_element(env, i)?;
-        frames.push(bytes(env, &frame)?);
-        env.delete_local_ref(frame);
+    let count = array.len(env)?;
+    if count > max {
+        return Err(too_many(count).into());
     }
-    Ok(frames)
+    env.with_local_frame(count, |env| {
+        let mut elements = Vec::with_capacity(count);
+        let mut total = 0;
+        for i in 0..count {
+            let element = array.get_element(env, i)?;
+            if element.is_null() {
+                return Err(BridgeError::InvalidArgument("a frame is null"));
+            }
+            let len = element.len(env)?;
+            decode::check_encoded_len(len)
+                .map_err(|source| facecheck::Error::Selfie { index: i + 1, source: Box::new(source) })?;
+            total += len;
+            if total > MAX_FRAME_BYTES_PER_CALL {
+                return Err(BridgeError::InvalidArgument("the frames are more than 64 MiB in all"));
+            }
+            elements.push(element);
+        }
+        elements.iter().map(|element| bytes(env, element)).collect()
+    })
 }
 
 /// The 32-byte key-encryption key (its copies in native memory are wiped when dropped).
 fn read_kek(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Kek> {
+    if array.is_null() || array.len(env)? != facecheck::vault::KEK_LEN {
+        return Err(BridgeError::InvalidArgument("the key-encryption key must be 32 bytes"));
+    }
     let raw = Zeroizing::new(bytes(env, array)?);
     let raw: &[u8; facecheck::vault::KEK_LEN] = raw
         .as_slice()
@@ -216,7 +259,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_screen<'l>(
 ) {
     env.with_env(|env| -> Result<()> {
         let session = session::get(handle)?;
-        let frame = bytes(env, &frame)?;
+        let frame = selfie(env, &frame)?;
         match session.engine.screen(&frame)? {
             Screening::Passed { .. } => Ok(()),
             Screening::Retake(issue) => Err(BridgeError::Retake(issue)),
@@ -242,7 +285,11 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_enroll<'l>(
     env.with_env(|env| -> Result<_> {
         let session = session::get(handle)?;
         let (driver_id, fleet_id) = (string(env, &driver_id)?, string(env, &fleet_id)?);
-        let selfies = frames(env, &selfies)?;
+        let selfies = frames(env, &selfies, MAX_ENROLLMENT_SELFIES, |given| facecheck::Error::EnrollmentSelfieCount {
+            given,
+            min: MIN_ENROLLMENT_SELFIES,
+            max: MAX_ENROLLMENT_SELFIES,
+        })?;
         let now = now()?;
         let mut slot = session.lock()?;
         // The core opens the vault at the path itself (to refuse an enrolled one): close this session's handle on
@@ -253,7 +300,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_enroll<'l>(
         let enrolled = checkin::enroll(&session.engine, &session.path, kek, &driver_id, &fleet_id, &selfies, now)?;
         slot.vault = Some(enrolled.vault);
         drop(slot);
-        log::info!("driver enrolled with a new device key");
+        log::debug!("driver enrolled with a new device key");
         Ok(JString::from_str(env, &enrolled.registration)?)
     })
     .resolve::<ThrowFacecheck>()
@@ -284,14 +331,17 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_checkIn<'l>(
                     .map_err(|_| BridgeError::InvalidArgument("the fleet's last counter is -1 (none) or at least 0"))?,
             ),
         };
-        let frames = frames(env, &frames_array)?;
+        let frames = frames(env, &frames_array, MAX_FRAMES, |given| facecheck::Error::CheckinFrameCount {
+            given,
+            max: MAX_FRAMES,
+        })?;
         let now = now()?;
         let mut slot = session.lock()?;
         let vault = slot.open_vault(&session.path, now)?;
         let challenge = Challenge { nonce: &nonce, block: &block };
         let result = checkin::check_in_with(&session.engine, vault, &challenge, last_counter, &frames, now)?;
         drop(slot);
-        log::info!("check-in signed: {}", result.outcome);
+        log::debug!("check-in signed: {}", result.outcome);
         let token = JString::from_str(env, &result.token)?;
         let outcome = JString::from_str(env, result.outcome.as_str())?;
         let retake = java_string(env, result.retake.map(|issue| issue.code()))?;
@@ -383,7 +433,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_erase<'l>(
         let receipt = checkin::erase(vault, challenge.as_ref(), now)?;
         slot.retire();
         drop(slot);
-        log::info!("template erased");
+        log::debug!("template erased");
         Ok(JString::from_str(env, &receipt)?)
     })
     .resolve::<ThrowFacecheck>()
@@ -425,4 +475,32 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_devicePublicKey<'l>(
         Ok(env.byte_array_from_slice(&key.public_key())?)
     })
     .resolve::<ThrowFacecheck>()
+}
+
+#[cfg(test)]
+mod tests {
+    /// The `log::` lines of the entry points above, read from this file: `(level, message)`.
+    fn log_lines() -> Vec<(&'static str, &'static str)> {
+        let source = include_str!("lib.rs");
+        let code = &source[..source.find("#[cfg(test)]\nmod tests").expect("this module")];
+        code.match_indices("log::")
+            .filter_map(|(at, _)| {
+                let (level, rest) = code[at + "log::".len()..].split_once("!(")?;
+                let message = rest.split_once('"')?.1.split_once('"')?.0;
+                level.chars().all(|c| c.is_ascii_lowercase()).then_some((level, message))
+            })
+            .collect()
+    }
+
+    /// What a check-in, an enrollment or an erasure came to is logged at debug level, below the level the Android
+    /// logger passes to logcat (issue 13): other apps and `adb logcat` never see it.
+    #[test]
+    fn outcomes_are_logged_below_the_logcat_level() {
+        assert!(include_str!("lib.rs").contains("with_max_level(log::LevelFilter::Info)"));
+        let lines = log_lines();
+        for outcome in ["driver enrolled", "check-in signed", "template erased"] {
+            let levels: Vec<_> = lines.iter().filter(|(_, m)| m.starts_with(outcome)).map(|(l, _)| *l).collect();
+            assert_eq!(levels, ["debug"], "{outcome}: {lines:?}");
+        }
+    }
 }

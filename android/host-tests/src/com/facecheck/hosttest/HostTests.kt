@@ -79,6 +79,7 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
         screening()
         enrollment()
         checkIns()
+        inputBounds()
         lockOut()
         concurrency()
         erasure()
@@ -294,6 +295,40 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
             val after = engine.checkIn("nonce-ctr-4", "block-1", counter + 1, photos("obama2.jpg"))
             check(counter(after.token()) == counter + 2) { "the refused check-in used a counter" }
             expect<FacecheckException.InvalidInput> { engine.checkIn("n", "b", -2, photos("obama2.jpg")) }
+        }
+    }
+
+    // --- input bounds: checked before the bridge copies a frame out of the JVM ---------------------------------
+
+    private fun inputBounds() {
+        val limit = 16 shl 20 // facecheck::decode::MAX_ENCODED_BYTES
+        test("screen: a selfie over 16 MiB throws InvalidInput naming its size") {
+            val e = expect<FacecheckException.InvalidInput> { engine.screen(padded("obama.jpg", limit + 1)) }
+            check(e.message!!.contains("${limit + 1} bytes, more than $limit")) { e.message!! }
+        }
+        test("check-in: a frame over 16 MiB throws InvalidInput naming it, nothing signed") {
+            val frames = listOf(photo("obama2.jpg"), padded("obama2.jpg", limit + 1))
+            val e = expect<FacecheckException.InvalidInput> { engine.checkIn("nonce-big", "block-1", frames) }
+            check(e.message!!.contains("selfie 2: ") && e.message!!.contains("more than $limit")) { e.message!! }
+        }
+        test("check-in: frames over 64 MiB in all throw InvalidInput, nothing signed") {
+            val frames = (1..5).map { padded("obama2.jpg", 13 shl 20) }
+            val e = expect<FacecheckException.InvalidInput> { engine.checkIn("nonce-bulk", "block-1", frames) }
+            check(e.message!!.contains("64 MiB in all")) { e.message!! }
+        }
+        test("check-in with 9 frames and enroll with 6 selfies are refused by their count before a frame is read") {
+            // Straight to the native methods, with null frames (which the wrapper would refuse): reading any of
+            // them would fail differently, on the null.
+            val handle = Facecheck::class.java.getDeclaredField("handle").also { it.isAccessible = true }.getLong(engine)
+            val e = expect<FacecheckException.InvalidInput> {
+                nativeBridge("checkIn", handle, "n", "b", -1L, arrayOfNulls<ByteArray>(9))
+            }
+            check(e.message!!.contains("1 to 8 frames, 9 given")) { e.message!! }
+            val f = expect<FacecheckException.InvalidInput> {
+                nativeBridge("enroll", handle, driver, fleet, arrayOfNulls<ByteArray>(6))
+            }
+            check(f.message!!.contains("3 to 5 selfies, 6 given")) { f.message!! }
+            check(engine.status().isEnrolled())
         }
     }
 
@@ -612,6 +647,20 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
     }
 
     private fun nowSeconds(): Long = System.currentTimeMillis() / 1000
+
+    /** Calls the package-private native method `name` of the bridge, throwing what it throws. */
+    private fun nativeBridge(name: String, vararg args: Any?) {
+        val method = Class.forName("com.facecheck.api.NativeBridge").declaredMethods.single { it.name == name }
+        method.isAccessible = true
+        try {
+            method.invoke(null, *args)
+        } catch (e: java.lang.reflect.InvocationTargetException) {
+            throw e.targetException
+        }
+    }
+
+    /** A fixture followed by zeros up to `size` bytes: still a valid JPEG (the bytes after its end are ignored). */
+    private fun padded(name: String, size: Int): ByteArray = photo(name).copyOf(size)
 
     /** A plain grey 640x480 JPEG: a valid picture with no face. */
     private fun blankJpeg(): ByteArray {
