@@ -13,9 +13,9 @@
 //! (2 bytes a sample, up to 96 MB for three full-resolution components), or a second RGB buffer while an EXIF
 //! rotation is applied. A check-in decodes its frames one at a time and keeps the picture of the best so far, so
 //! with [`MAX_FRAMES`](crate::checkin::MAX_FRAMES) frames at these limits its peak resident set is the models, the
-//! frames' bytes (at most 8 x 16 MiB) and about 200 MiB: measured on x86_64, 431 MiB in all, of which 90 MiB of
-//! loaded models, 128 MiB of frames and 213 MiB for the check-in. `tests/checkin_memory.rs` measures it (the
-//! costliest frames: progressive JPEGs padded to the byte limit) and holds the check-in to 256 MiB.
+//! frames' bytes (at most 8 x 16 MiB) and about 200 MiB: measured on x86_64, 417 to 432 MiB in all, of which
+//! 90 MiB of loaded models, 128 MiB of frames and 199 to 214 MiB for the check-in. `tests/checkin_memory.rs`
+//! measures it (the costliest frames: progressive JPEGs padded to the byte limit) and holds the check-in to 256 MiB.
 
 use crate::{Error, Result};
 use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
