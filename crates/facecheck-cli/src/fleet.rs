@@ -13,7 +13,7 @@
 //! (`files::token_argument`).
 
 use crate::files;
-use crate::output::escaped;
+use crate::output::{self, escaped};
 use facecheck_attest::{
     verify_attestation, verify_erasure_receipt, verify_registration, Claims, CounterState, ErasureExpectations,
     Expectations, KeyId, RegistrationError, RegistrationExpectations, Registry, VerifyError,
@@ -178,13 +178,13 @@ pub fn attest(command: AttestCommand) -> Result<(), String> {
     Ok(())
 }
 
-/// The verified claims as a JSON object, `iss` included.
+/// The verified claims as a JSON object, `iss` included, escaped for a terminal.
 fn claims_json(kid: &KeyId, claims: &Claims) -> String {
     let mut json = serde_json::to_value(claims).expect("claims always serialise");
     if let Some(object) = json.as_object_mut() {
         object.insert("iss".to_owned(), kid.as_str().into());
     }
-    serde_json::to_string_pretty(&json).expect("a JSON value always serialises")
+    output::json_escaped(&serde_json::to_string_pretty(&json).expect("a JSON value always serialises"))
 }
 
 /// `--fleet`, or else the fleet every device of `registry` (at `path`) belongs to.

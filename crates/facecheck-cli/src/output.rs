@@ -7,7 +7,9 @@
 //! - [`escaped`]: text that comes from a statement, a token, a file or a folder listing is escaped before it goes
 //!   into a line meant for a person, so that it cannot carry terminal control sequences (which could, say, erase
 //!   "registered" and print "registration rejected" instead) or reorder the line (bidirectional overrides).
-//!   JSON output is escaped by serde already.
+//!   [`json_escaped`] does the same for JSON meant for a terminal: serde escapes only the ASCII control
+//!   characters, and leaves the C1 controls (U+009B is a CSI on some terminals), DEL and the format characters as
+//!   they are.
 
 use std::fmt;
 use std::io::{ErrorKind, Write};
@@ -60,9 +62,34 @@ pub fn escaped(text: &str) -> String {
     out
 }
 
+/// Serialised JSON with DEL and every non-ASCII character [`escaped`] would escape written as `\uXXXX` escapes: the
+/// same JSON value, safe on a terminal. (Such characters only occur inside strings: the layout is ASCII.)
+pub fn json_escaped(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c == '\u{7f}' || (!c.is_ascii() && c.escape_debug().count() > 1) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::escaped;
+    use super::{escaped, json_escaped};
+
+    #[test]
+    fn json_keeps_its_value_and_loses_what_a_terminal_would_act_on() {
+        let value = serde_json::json!({"sub": "d\u{9b}31m\u{202e}x\u{7f}é\u{e0001}", "n": 1});
+        let json = json_escaped(&serde_json::to_string_pretty(&value).expect("serialises"));
+        assert!(json.chars().all(|c| (c.is_ascii() && c != '\u{7f}') || c == 'é'), "{json}");
+        assert!(json.contains("\\u009b31m\\u202ex\\u007f"), "{json}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&json).expect("still JSON"), value);
+    }
 
     #[test]
     fn escapes_what_a_terminal_would_act_on() {

@@ -355,13 +355,20 @@ fn a_closed_pipe_ends_the_command_quietly() {
 #[test]
 fn ids_from_statements_and_files_are_escaped() {
     let dir = TempDir::new("escape");
-    let driver = "d7\u{1b}[2K\rregistration rejected\u{202e}";
-    let statement = Device::new().registration(driver, "F1");
+    let driver = "d7\u{1b}[2K\rregistration rejected\u{202e}\u{9b}";
+    let device = Device::new();
+    let statement = device.registration(driver, "F1");
     let output = run(&dir, &["registry", "add", "--registry", "r.json", "--fleet", "F1", &statement], None);
     assert!(output.status.success(), "{}", stderr(&output));
     let err = stderr(&output);
-    assert!(!err.contains(['\u{1b}', '\r', '\u{202e}']), "{err:?}");
-    assert!(err.contains("for driver d7\\u{1b}[2K\\rregistration rejected\\u{202e} in fleet F1"), "{err:?}");
+    assert!(!err.contains(['\u{1b}', '\r', '\u{202e}', '\u{9b}']), "{err:?}");
+    assert!(err.contains("for driver d7\\u{1b}[2K\\rregistration rejected\\u{202e}\\u{9b} in fleet F1"), "{err:?}");
+    // The claims printed as JSON: the same value, nothing raw that a terminal would act on (serde escapes only the
+    // ASCII controls).
+    let token = device.checkin(driver, "F1", "n", 1);
+    let json = ok(&dir, &["attest", "verify", "--registry", "r.json", "--nonce", "n", &token], None);
+    assert!(!json.contains(['\u{1b}', '\r', '\u{202e}', '\u{9b}']), "{json:?}");
+    assert_eq!(claims(&json)["sub"], driver);
     // An error line naming a file.
     let err = fails(&dir, &["attest", "verify", "--registry", "r.json", "--nonce", "n", "token\u{1b}[31m.jws"]);
     assert!(!err.contains('\u{1b}') && err.contains("token\\u{1b}[31m.jws"), "{err:?}");
