@@ -22,6 +22,7 @@ mod lfw;
 mod metrics;
 mod pad;
 mod pad_folds;
+mod pad_rates;
 
 use clap::{Parser, Subcommand};
 use facecheck::{decode_image, Engine, FaceChoice};

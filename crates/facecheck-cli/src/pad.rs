@@ -6,8 +6,9 @@
 //! (how the manifest's rule is chosen: in sample). `--folds-by-subject N` reports out of sample
 //! (`pad_folds.rs`); `--perturb` scores every photo again under each edit of [`Edit::ROBUSTNESS`].
 
-use crate::metrics::{self, Rate, Trial};
+use crate::metrics::{self, Trial};
 use crate::pad_folds::{self, Family, FoldsReport};
+use crate::pad_rates::{rates_line, Rates, Sample};
 use facecheck::edits::Edit;
 use facecheck::liveness::{YUNET_HEIGHT_TO_TRAINING, YUNET_WIDTH_TO_TRAINING};
 use facecheck::quality::{self, QualityLimits};
@@ -184,21 +185,6 @@ pub fn liveness(engine: &Engine, args: &LivenessArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// One photo of an evaluation set: live or attack, whose, of which sequence, and the two models' real-probabilities
-/// `[MiniFASNetV2, MiniFASNetV1SE]` for its largest face, unedited (`[0]`) and after each edit (`None`: no usable
-/// face).
-pub struct Sample {
-    /// A bona fide presentation.
-    pub live: bool,
-    /// The first folder level under the set's root (`""` for a photo directly in it).
-    pub subject: String,
-    /// The frames of one capture: the photo's folder and its file name up to the last `_` (NUAA's
-    /// `<subject>_<glasses>_<place>_<session>_<frame>.jpg`).
-    pub sequence: String,
-    /// Per condition: unedited, then the edits in order.
-    pub probabilities: Vec<Option<[f32; 2]>>,
-}
-
 fn subject_and_sequence(root: &Path, path: &Path) -> (String, String) {
     let relative = path.strip_prefix(root).unwrap_or(path);
     let mut parts: Vec<String> = relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
@@ -255,57 +241,6 @@ fn score_sets(engine: &Engine, args: &PadArgs, edits: &[Edit]) -> Result<Scored,
     }
     bar.finish_and_clear();
     Ok(scored)
-}
-
-/// APCER and BPCER of `rule` on the samples' probabilities under one condition (0: unedited), and the photos of
-/// each kind with no usable face there, which are left out of the rates (ISO/IEC 30107-3 reports failures to
-/// acquire apart).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Rates {
-    /// `none` or the edit's name.
-    pub condition: String,
-    /// Attacks accepted as live.
-    pub apcer: Rate,
-    /// Live faces rejected.
-    pub bpcer: Rate,
-    /// Live photos with no usable face.
-    pub no_face_live: usize,
-    /// Attack photos with no usable face.
-    pub no_face_spoof: usize,
-}
-
-impl Rates {
-    /// The rates of `rule` on `samples` under condition `index` (`0` is unedited; `i` is `edits[i - 1]`).
-    pub fn of<'a>(
-        rule: LivenessRule,
-        samples: impl IntoIterator<Item = &'a Sample>,
-        index: usize,
-        edits: &[Edit],
-    ) -> Rates {
-        let mut counts = [[0usize; 3]; 2]; // [live, spoof] x [wrong, scored, no face]
-        for s in samples {
-            let c = &mut counts[usize::from(!s.live)];
-            match s.probabilities[index] {
-                Some([v2, v1se]) => {
-                    c[1] += 1;
-                    c[0] += usize::from(rule.is_live(v2, v1se) != s.live);
-                }
-                None => c[2] += 1,
-            }
-        }
-        Rates {
-            condition: condition_name(index, edits),
-            apcer: Rate::new(counts[1][0], counts[1][1]),
-            bpcer: Rate::new(counts[0][0], counts[0][1]),
-            no_face_live: counts[0][2],
-            no_face_spoof: counts[1][2],
-        }
-    }
-}
-
-/// `none` for condition 0, the edit's name otherwise.
-pub fn condition_name(index: usize, edits: &[Edit]) -> String {
-    index.checked_sub(1).and_then(|i| edits.get(i)).map_or_else(|| "none".to_owned(), Edit::name)
 }
 
 /// A scalar for ROC curves: how far the rule's thresholds could be scaled before the decision changes (live
@@ -408,23 +343,6 @@ pub fn evaluate(engine: &Engine, args: &PadArgs) -> Result<(PadReport, Vec<Trial
 /// The detection error trade-off: `(APCER, BPCER)` for every threshold, on linear axes.
 pub fn det_points(trials: &[Trial]) -> Vec<(f64, f64)> {
     metrics::roc(trials).into_iter().map(|(far, tar)| (far, 1.0 - tar)).collect()
-}
-
-/// `12/225 = 5.33 % (3.07–9.09)`.
-pub fn show(rate: &Rate) -> String {
-    let pct = |v: f64| format!("{:.2}", 100.0 * v);
-    format!("{}/{} = {} % ({}–{})", rate.count, rate.of, pct(rate.rate), pct(rate.ci95[0]), pct(rate.ci95[1]))
-}
-
-/// One line of a rates table.
-pub fn rates_line(label: &str, r: &Rates) -> String {
-    let no_face = if r.no_face_live + r.no_face_spoof > 0 {
-        format!("  (no face: {} live, {} attack)", r.no_face_live, r.no_face_spoof)
-    } else {
-        String::new()
-    };
-    let line = format!("{label:<18} APCER {:<28} BPCER {:<28}{no_face}", show(&r.apcer), show(&r.bpcer));
-    line.trim_end().to_owned()
 }
 
 /// Prints the report for people.

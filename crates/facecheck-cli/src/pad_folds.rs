@@ -8,7 +8,7 @@
 //! averaged (each model's probability) before the rule is applied, to show what several frames would buy.
 
 use crate::metrics::{self, Rate, Trial};
-use crate::pad::{rates_line, Rates, Sample};
+use crate::pad_rates::{rates_line, Rates, Sample};
 use facecheck::edits::Edit;
 use facecheck::LivenessRule;
 use std::collections::{BTreeMap, BTreeSet};
