@@ -638,7 +638,7 @@ typedef jlong (*Open)(JNIEnvPtr, jobject, jobject, jobject, jobject, jobject, jo
 typedef void (*Close)(JNIEnvPtr, jobject, jlong);
 typedef void (*Screen)(JNIEnvPtr, jobject, jlong, jobject);
 typedef jobject (*Enroll)(JNIEnvPtr, jobject, jlong, jobject, jobject, jobject);
-typedef jobject (*CheckIn)(JNIEnvPtr, jobject, jlong, jobject, jobject, jobject);
+typedef jobject (*CheckIn)(JNIEnvPtr, jobject, jlong, jobject, jobject, jlong, jobject);
 typedef jobject (*HandleCall)(JNIEnvPtr, jobject, jlong);
 typedef jobject (*Erase)(JNIEnvPtr, jobject, jlong, jobject, jobject);
 typedef void (*Panic)(JNIEnvPtr, jobject);
@@ -722,7 +722,7 @@ int main(int argc, char **argv) {
 
   struct obj *s = status(the_env, cls, h);
   expect_no_exception("status before enrollment");
-  check(s && s->nargs == 11 && s->args[0].z == 0 && s->args[4].z == 0, "status: no vault, not enrolled", NULL);
+  check(s && s->nargs == 12 && s->args[0].z == 0 && s->args[4].z == 0, "status: no vault, not enrolled", NULL);
 
   screen(the_env, cls, h, fixture(repo, "obama.jpg"));
   expect_no_exception("screen accepts a good selfie");
@@ -744,7 +744,7 @@ int main(int argc, char **argv) {
 
   s = status(the_env, cls, h);
   expect_no_exception("status after enrollment");
-  check(s && s->nargs == 11 && s->args[0].z == 1 && s->args[4].z == 1 && str_arg(s, 1) &&
+  check(s && s->nargs == 12 && s->args[0].z == 1 && s->args[4].z == 1 && str_arg(s, 1) &&
             strcmp(str_arg(s, 1), "driver-7") == 0 && s->args[5].j > 1700000000,
         "status: enrolled, driver-7, enrolled_at set", NULL);
 
@@ -756,18 +756,18 @@ int main(int argc, char **argv) {
   check(is_jws(again), "registrationStatement returns a JWS", NULL);
 
   const char *same[] = {"exif_orientation6.jpg"};
-  struct obj *result = check_in(the_env, cls, h, new_string("nonce-bionic-1"), new_string("block-1"),
+  struct obj *result = check_in(the_env, cls, h, new_string("nonce-bionic-1"), new_string("block-1"), -1,
                                 frames_of(repo, same, 1));
   expect_no_exception("checkIn with the enrolled driver's photo");
-  check(result && result->nargs == 6 && is_jws(result->args[0].l) && str_arg(result, 1) &&
-            strcmp(str_arg(result, 1), "match") == 0 && result->args[5].j > 1700000000,
+  check(result && result->nargs == 7 && is_jws(result->args[0].l) && str_arg(result, 1) &&
+            strcmp(str_arg(result, 1), "match") == 0 && result->args[6].j > 1700000000,
         "checkIn: outcome match, a signed token, issued_at set", str_arg(result, 1));
   const char *other[] = {"biden.jpg"};
-  result = check_in(the_env, cls, h, new_string("nonce-bionic-2"), new_string("block-1"), frames_of(repo, other, 1));
+  result = check_in(the_env, cls, h, new_string("nonce-bionic-2"), new_string("block-1"), -1, frames_of(repo, other, 1));
   expect_no_exception("checkIn with another person");
   check(result && str_arg(result, 1) && strcmp(str_arg(result, 1), "no_match") == 0 && is_jws(result->args[0].l),
         "checkIn: outcome no_match, signed too", str_arg(result, 1));
-  check_in(the_env, cls, h, new_string("nonce-bionic-1"), new_string("block-1"), frames_of(repo, same, 1));
+  check_in(the_env, cls, h, new_string("nonce-bionic-1"), new_string("block-1"), -1, frames_of(repo, same, 1));
   /* A replayed nonce is refused or signed as the server sees fit; only a crash or a non-typed error is wrong. */
   if (pending) {
     const char *message;
@@ -777,6 +777,10 @@ int main(int argc, char **argv) {
     check(1, "checkIn with a reused nonce: a typed result or exception", NULL);
   }
 
+  /* The fleet has seen a higher counter from this key than the vault holds (a restored copy): nothing is signed. */
+  check_in(the_env, cls, h, new_string("nonce-bionic-5"), new_string("block-1"), 1000000, frames_of(repo, same, 1));
+  expect_exception("checkIn below the fleet's last counter throws VaultRolledBack", "VaultRolledBack", NULL);
+
   struct obj *receipt = erase(the_env, cls, h, new_string("nonce-bionic-3"), NULL);
   expect_exception("erase with a nonce but no block id throws InvalidInput", "InvalidInput", NULL);
   receipt = erase(the_env, cls, h, new_string("nonce-bionic-3"), new_string("block-1"));
@@ -784,9 +788,9 @@ int main(int argc, char **argv) {
   check(is_jws(receipt), "erase returns a signed erasure receipt", NULL);
   s = status(the_env, cls, h);
   expect_no_exception("status after erasure");
-  check(s && s->nargs == 11 && s->args[4].z == 0, "status: not enrolled after erasure", NULL);
-  check_in(the_env, cls, h, new_string("nonce-bionic-4"), new_string("block-1"), frames_of(repo, same, 1));
-  expect_exception("checkIn after erasure throws InvalidState/not_enrolled", "InvalidState", "not_enrolled");
+  check(s && s->nargs == 12 && s->args[4].z == 0, "status: not enrolled after erasure", NULL);
+  check_in(the_env, cls, h, new_string("nonce-bionic-4"), new_string("block-1"), -1, frames_of(repo, same, 1));
+  expect_exception("checkIn after erasure throws InvalidState/erased", "InvalidState", "erased");
 
   /* Panics: caught in the library (LLVM libunwind unwinds through Rust frames on bionic) and thrown as Internal. */
   panic(the_env, cls);
