@@ -68,7 +68,7 @@ aapt package -f -m "${aapt_flags[@]}" -J "$build/gen"
 mapfile -t java_sources < <(find "$build/gen" "$api" -name '*.java' | sort)
 javac -nowarn -Xlint:-options -source 8 -target 8 -bootclasspath "$ANDROID_JAR" -encoding UTF-8 \
   -d "$build/classes" "${java_sources[@]}"
-mapfile -t kotlin_sources < <(find "$app/java" -name '*.kt' | sort)
+mapfile -t kotlin_sources < <(find "$app/java" "$repo/android/flow/src/main/java" -name '*.kt' | sort)
 kotlinc -no-jdk -no-reflect -jvm-target 1.8 -nowarn -cp "$ANDROID_JAR:$build/classes" -d "$build/classes" \
   "${kotlin_sources[@]}" 2> >(grep -v -e '^OpenJDK 64-Bit Server VM warning' >&2)
 

@@ -637,7 +637,9 @@ typedef jobject (*ModelFileNames)(JNIEnvPtr, jobject);
 typedef jlong (*Open)(JNIEnvPtr, jobject, jobject, jobject, jobject, jobject, jobject, jobject);
 typedef void (*Close)(JNIEnvPtr, jobject, jlong);
 typedef void (*Screen)(JNIEnvPtr, jobject, jlong, jobject);
-typedef jobject (*Enroll)(JNIEnvPtr, jobject, jlong, jobject, jobject, jobject);
+typedef jobject (*Enroll)(JNIEnvPtr, jobject, jlong, jobject, jobject, jobject, jobject, jobject, jlong);
+typedef jobject (*RegistrationStatement)(JNIEnvPtr, jobject, jlong, jobject, jobject, jlong);
+typedef jobject (*ReviewRequest)(JNIEnvPtr, jobject, jlong, jobject, jobject);
 typedef jobject (*CheckIn)(JNIEnvPtr, jobject, jlong, jobject, jobject, jlong, jobject);
 typedef jobject (*HandleCall)(JNIEnvPtr, jobject, jlong);
 typedef jobject (*Erase)(JNIEnvPtr, jobject, jlong, jobject, jobject);
@@ -680,7 +682,9 @@ int main(int argc, char **argv) {
   CheckIn check_in = (CheckIn)entry("api_NativeBridge_checkIn", 1);
   HandleCall status = (HandleCall)entry("api_NativeBridge_status", 1);
   Erase erase = (Erase)entry("api_NativeBridge_erase", 1);
-  HandleCall registration_statement = (HandleCall)entry("api_NativeBridge_registrationStatement", 1);
+  RegistrationStatement registration_statement =
+      (RegistrationStatement)entry("api_NativeBridge_registrationStatement", 1);
+  ReviewRequest review_request = (ReviewRequest)entry("api_NativeBridge_reviewRequest", 1);
   HandleCall device_public_key = (HandleCall)entry("api_NativeBridge_devicePublicKey", 1);
   Panic panic = (Panic)entry("hosttest_NativeTesting_panic", full);
   PanicHoldingLock panic_holding_lock = (PanicHoldingLock)entry("hosttest_NativeTesting_panicHoldingLock", full);
@@ -734,11 +738,13 @@ int main(int argc, char **argv) {
   expect_exception("screen of a picture without a face throws NoFace", "NoFace", NULL);
 
   const char *one[] = {"obama.jpg"};
-  enroll(the_env, cls, h, new_string("driver-7"), new_string("fleet-3"), frames_of(repo, one, 1));
+  enroll(the_env, cls, h, new_string("driver-7"), new_string("fleet-3"), frames_of(repo, one, 1), NULL, NULL, -1);
   expect_exception("enroll with 1 selfie throws InvalidInput", "InvalidInput", NULL);
   const char *selfies[] = {"obama.jpg", "obama1.jpg", "obama2.jpg"};
+  /* With the dispatcher's enrollment code and the driver's consent, as the app enrolls against a fleet service. */
   struct obj *registration = enroll(the_env, cls, h, new_string("driver-7"), new_string("fleet-3"),
-                                    frames_of(repo, selfies, 3));
+                                    frames_of(repo, selfies, 3), new_string("7K2M-9QXD-4RTV"), new_string("notice-v1"),
+                                    1750000000);
   expect_no_exception("enroll from 3 selfies");
   check(is_jws(registration), "enroll returns a registration statement (JWS)", NULL);
 
@@ -751,7 +757,8 @@ int main(int argc, char **argv) {
   struct obj *key = device_public_key(the_env, cls, h);
   expect_no_exception("devicePublicKey");
   check(key && key->kind == K_BYTES && key->len == 32, "devicePublicKey is 32 bytes (Ed25519)", NULL);
-  struct obj *again = registration_statement(the_env, cls, h);
+  struct obj *again = registration_statement(the_env, cls, h, new_string("7K2M-9QXD-4RTV"), new_string("notice-v1"),
+                                             1750000000);
   expect_no_exception("registrationStatement");
   check(is_jws(again), "registrationStatement returns a JWS", NULL);
 
@@ -767,6 +774,11 @@ int main(int argc, char **argv) {
   expect_no_exception("checkIn with another person");
   check(result && str_arg(result, 1) && strcmp(str_arg(result, 1), "no_match") == 0 && is_jws(result->args[0].l),
         "checkIn: outcome no_match, signed too", str_arg(result, 1));
+  struct obj *request = review_request(the_env, cls, h, result ? result->args[0].l : NULL, new_string("no_match"));
+  expect_no_exception("reviewRequest about the no_match check-in");
+  check(is_jws(request), "reviewRequest returns a signed request (JWS)", NULL);
+  review_request(the_env, cls, h, NULL, new_string("because"));
+  expect_exception("reviewRequest with an unknown reason throws InvalidInput", "InvalidInput", NULL);
   check_in(the_env, cls, h, new_string("nonce-bionic-1"), new_string("block-1"), -1, frames_of(repo, same, 1));
   /* A replayed nonce is refused or signed as the server sees fit; only a crash or a non-typed error is wrong. */
   if (pending) {

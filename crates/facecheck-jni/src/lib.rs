@@ -21,9 +21,13 @@ mod session;
 mod testing;
 
 use error::{BridgeError, Result, ThrowFacecheck};
-use facecheck::checkin::{self, Challenge, MAX_ENROLLMENT_SELFIES, MAX_FRAMES, MIN_ENROLLMENT_SELFIES};
+use facecheck::checkin::{
+    self, Challenge, EnrollmentContext, MAX_ENROLLMENT_SELFIES, MAX_FRAMES, MIN_ENROLLMENT_SELFIES,
+};
 use facecheck::decode;
+use facecheck::review::{review_request, ReviewSubject};
 use facecheck::{Clock, Engine, Kek, LockOut, Manifest, ModelBytes, Screening, Vault};
+use facecheck_attest::{CodeBinding, Consent, ReviewReason};
 use jni::objects::{JByteArray, JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned};
@@ -97,6 +101,38 @@ fn string(env: &Env<'_>, text: &JString<'_>) -> Result<String> {
         return Err(BridgeError::InvalidArgument("a string argument is null"));
     }
     Ok(text.try_to_string(env)?)
+}
+
+/// A Java string argument that may be null.
+fn optional_string(env: &Env<'_>, text: &JString<'_>) -> Result<Option<String>> {
+    if text.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(text.try_to_string(env)?))
+}
+
+/// What an enrollment signs besides the key: the enrollment code's binding (`enc`) if a code is given, the consent
+/// (`cns`) if a notice version is given, accepted at `accepted_at` (unix seconds; -1 exactly when there is none).
+fn enrollment_context(
+    env: &Env<'_>,
+    code: &JString<'_>,
+    notice: &JString<'_>,
+    accepted_at: jlong,
+) -> Result<EnrollmentContext> {
+    let code = optional_string(env, code)?;
+    if code.as_deref().is_some_and(|c| c.trim().is_empty() || c.len() > 64) {
+        return Err(BridgeError::InvalidArgument("the enrollment code is empty or too long"));
+    }
+    let consent = match (optional_string(env, notice)?, u64::try_from(accepted_at)) {
+        (Some(notice), Ok(accepted_at)) => Some(Consent { notice, accepted_at }),
+        (None, Err(_)) if accepted_at == -1 => None,
+        _ => {
+            return Err(BridgeError::InvalidArgument(
+                "give the consent notice with the time it was accepted, or neither",
+            ))
+        }
+    };
+    Ok(EnrollmentContext { code: code.as_deref().map(CodeBinding::of_code), consent })
 }
 
 /// A nullable Java string.
@@ -269,10 +305,12 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_screen<'l>(
     .resolve::<ThrowFacecheck>()
 }
 
-/// `String enroll(long handle, String driverId, String fleetId, byte[][] selfies)`: enrolls the driver from 3 to 5
-/// selfies, creating the vault with a new device key, and returns the device registration statement (a JWS) that the
-/// fleet has to register. There must be no vault yet: after an erasure, a new engine opened with a new key enrolls,
-/// so a new face is never enrolled under a key the fleet registered.
+/// `String enroll(long handle, String driverId, String fleetId, byte[][] selfies, String enrollmentCode, String
+/// consentNotice, long consentAcceptedAt)`: enrolls the driver from 3 to 5 selfies, creating the vault with a new
+/// device key, and returns the device registration statement (a JWS) that the fleet has to register, carrying the
+/// enrollment code's binding and the driver's consent when given (null, null, -1: none; the fleet service refuses
+/// a statement without them). There must be no vault yet: after an erasure, a new engine opened with a new key
+/// enrolls, so a new face is never enrolled under a key the fleet registered.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_com_facecheck_api_NativeBridge_enroll<'l>(
     mut env: EnvUnowned<'l>,
@@ -281,10 +319,14 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_enroll<'l>(
     driver_id: JString<'l>,
     fleet_id: JString<'l>,
     selfies: JObjectArray<'l, JByteArray<'l>>,
+    enrollment_code: JString<'l>,
+    consent_notice: JString<'l>,
+    consent_accepted_at: jlong,
 ) -> JString<'l> {
     env.with_env(|env| -> Result<_> {
         let session = session::get(handle)?;
         let (driver_id, fleet_id) = (string(env, &driver_id)?, string(env, &fleet_id)?);
+        let context = enrollment_context(env, &enrollment_code, &consent_notice, consent_accepted_at)?;
         let selfies = frames(env, &selfies, MAX_ENROLLMENT_SELFIES, |given| facecheck::Error::EnrollmentSelfieCount {
             given,
             min: MIN_ENROLLMENT_SELFIES,
@@ -297,7 +339,8 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_enroll<'l>(
         // enrollment fails.
         drop(slot.vault.take());
         let kek = slot.kek()?;
-        let enrolled = checkin::enroll(&session.engine, &session.path, kek, &driver_id, &fleet_id, &selfies, now)?;
+        let enrolled =
+            checkin::enroll_with(&session.engine, &session.path, kek, &driver_id, &fleet_id, &selfies, &context, now)?;
         slot.vault = Some(enrolled.vault);
         drop(slot);
         log::debug!("driver enrolled with a new device key");
@@ -439,21 +482,54 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_erase<'l>(
     .resolve::<ThrowFacecheck>()
 }
 
-/// `String registrationStatement(long handle)`: a new device registration statement (a JWS carrying the device
-/// public key, signed by it), dated now.
+/// `String registrationStatement(long handle, String enrollmentCode, String consentNotice, long
+/// consentAcceptedAt)`: a new device registration statement (a JWS carrying the device public key, signed by it),
+/// dated now, with the code binding and consent as [`enroll`](Java_com_facecheck_api_NativeBridge_enroll) takes
+/// them: for a statement that went stale before the fleet had it.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_com_facecheck_api_NativeBridge_registrationStatement<'l>(
     mut env: EnvUnowned<'l>,
     _class: JClass<'l>,
     handle: jlong,
+    enrollment_code: JString<'l>,
+    consent_notice: JString<'l>,
+    consent_accepted_at: jlong,
 ) -> JString<'l> {
     env.with_env(|env| -> Result<_> {
         let session = session::get(handle)?;
+        let context = enrollment_context(env, &enrollment_code, &consent_notice, consent_accepted_at)?;
         let now = now()?;
         let mut slot = session.lock()?;
-        let statement = checkin::registration_statement(slot.open_vault(&session.path, now)?, now.wall)?;
+        let vault = slot.open_vault(&session.path, now)?;
+        let statement = checkin::registration_statement_with(vault, &context, now.wall)?;
         drop(slot);
         Ok(JString::from_str(env, &statement)?)
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `String reviewRequest(long handle, String checkInToken, String reason)`: a review request (JWS, `fc-review+jwt`)
+/// signed by the device key, naming the check-in token given (by its hash; null: none) and the reason
+/// (`no_match`, `spoof_suspected`, `locked_out` or `other`).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_reviewRequest<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    check_in_token: JString<'l>,
+    reason: JString<'l>,
+) -> JString<'l> {
+    env.with_env(|env| -> Result<_> {
+        let session = session::get(handle)?;
+        let token = optional_string(env, &check_in_token)?;
+        let subject = token.as_deref().map_or(ReviewSubject::Nothing, ReviewSubject::CheckIn);
+        let reason = ReviewReason::parse(&string(env, &reason)?)
+            .ok_or(BridgeError::InvalidArgument("the reason is no_match, spoof_suspected, locked_out or other"))?;
+        let now = now()?;
+        let mut slot = session.lock()?;
+        let request = review_request(slot.open_vault(&session.path, now)?, subject, reason, now.wall)?;
+        drop(slot);
+        Ok(JString::from_str(env, &request)?)
     })
     .resolve::<ThrowFacecheck>()
 }

@@ -18,7 +18,7 @@ mod pipeline;
 
 // The module paths are those of the flat layout the crate started with (`facecheck::quality`,
 // `facecheck::vault`, ...): the folders are how the source is organised, not part of the API.
-pub use device::{checkin, clock, vault};
+pub use device::{checkin, clock, review, vault};
 pub use pipeline::{align, decode, detect, edits, embed, engine, liveness, liveness_rule, model, quality, resample};
 
 pub use align::align_face;

@@ -2,12 +2,13 @@
 //! lock-out, spoofs, erasure, enrolling again (with a new device key).
 
 use facecheck::checkin::{self, Challenge, CheckIn, Clock, Outcome, ERASURE_NONCE, SHORT_LOCKOUT_SECS};
+use facecheck::review::{review_request, ReviewSubject};
 use facecheck::vault::KEK_LEN;
 use facecheck::{Engine, Error, Kek, LockOut, QualityIssue, Vault};
 use facecheck_attest::{
-    verify_attestation, verify_erasure_receipt, verify_registration, CounterState, ErasureExpectations, Expectations,
-    RegistrationExpectations, Registry, VerifiedAttestation, VerifiedErasure, VerifyError,
-    DEFAULT_ERASURE_MAX_AGE_SECS,
+    statement_hash, verify_attestation, verify_erasure_receipt, verify_registration, verify_review, CounterState,
+    ErasureExpectations, Expectations, RegistrationExpectations, Registry, ReviewExpectations, ReviewReason,
+    VerifiedAttestation, VerifiedErasure, VerifyError, DEFAULT_ERASURE_MAX_AGE_SECS,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -616,4 +617,33 @@ fn checkin_enrollment_records_code_and_consent_and_a_rolled_back_vault_signs_not
     let registry = registry_of(&checkin::registration_statement(&vault, T0).expect("signs"));
     let verified = verify_attestation(&ok.token, &registry, &expect("n2", T0 + 30), Some(1)).expect("verifies");
     assert_eq!(verified.claims().counter, 2);
+}
+
+#[test]
+fn checkin_review_request_is_signed_by_the_device_key_and_names_the_checkin_by_hash() {
+    let dir = TempDir::new("review");
+    let (mut vault, registry) = enroll_obama(&dir);
+    let result = check_in(&mut vault, "nonce-review", &["biden.jpg"], T0 + 60);
+    assert_eq!(result.outcome, Outcome::NoMatch);
+    let expected = ReviewExpectations { fleet: FLEET, now_unix: T0 + 70, max_age_secs: 30 * 86_400, skew_secs: SKEW };
+
+    let request =
+        review_request(&vault, ReviewSubject::CheckIn(&result.token), ReviewReason::NoMatch, T0 + 65).expect("signs");
+    let verified = verify_review(&request, &registry, &expected).expect("the fleet verifies the request");
+    let claims = verified.claims();
+    assert_eq!((claims.driver.as_str(), claims.fleet.as_str()), (DRIVER, FLEET));
+    assert_eq!(claims.about, statement_hash(&result.token), "the request names the check-in by its hash");
+    assert_eq!((claims.reason, claims.issued_at), (ReviewReason::NoMatch, T0 + 65));
+    assert!(!request.contains(&result.token), "the request carries the token's hash, not the token");
+
+    // Each request has its own id: a second request is a second review, the same bytes again are the same one.
+    let other = review_request(&vault, ReviewSubject::Nothing, ReviewReason::Other, T0 + 66).expect("signs");
+    let other = verify_review(&other, &registry, &expected).expect("verifies");
+    assert_eq!(other.claims().about, "");
+    assert_ne!(other.claims().request_id, claims.request_id);
+
+    assert!(matches!(
+        review_request(&vault, ReviewSubject::CheckIn("not a token"), ReviewReason::NoMatch, T0 + 67),
+        Err(Error::VaultInvalidInput(_))
+    ));
 }

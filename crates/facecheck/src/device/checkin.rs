@@ -498,7 +498,7 @@ fn is_enrolled_at(vault: &Vault, now: u64) -> bool {
 }
 
 /// The vault's device signing key.
-fn device_key(vault: &Vault) -> Result<DeviceKey> {
+pub(crate) fn device_key(vault: &Vault) -> Result<DeviceKey> {
     DeviceKey::from_pkcs8(vault.signing_key_pkcs8())
         .map_err(|_| Error::VaultCorrupt("the device signing key is not a valid Ed25519 key"))
 }

@@ -40,9 +40,7 @@ fun main(args: Array<String>) {
     exitProcess(if (suite.failed == 0 && suite.passed > 0) 0 else 1)
 }
 
-class Suite(private val repo: File, private val cli: File, private val work: File) {
-    var passed = 0
-    var failed = 0
+class Suite(private val repo: File, private val cli: File, private val work: File) : Tally() {
 
     private val fixtures = File(repo, "crates/facecheck/tests/fixtures")
     private val models: ModelSource = Facecheck.directory(File(repo, "models"))
@@ -58,17 +56,6 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
 
     private fun photos(vararg names: String): List<ByteArray> = names.map { photo(it) }
 
-    private fun test(name: String, body: () -> Unit) {
-        try {
-            body()
-            passed++
-            println("ok     $name")
-        } catch (e: Throwable) {
-            failed++
-            println("FAILED $name: $e")
-            e.printStackTrace(System.out)
-        }
-    }
 
     fun run() {
         work.mkdirs()
@@ -325,10 +312,19 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
             }
             check(e.message!!.contains("1 to 8 frames, 9 given")) { e.message!! }
             val f = expect<FacecheckException.InvalidInput> {
-                nativeBridge("enroll", handle, driver, fleet, arrayOfNulls<ByteArray>(6))
+                nativeBridge("enroll", handle, driver, fleet, arrayOfNulls<ByteArray>(6), null, null, -1L)
             }
             check(f.message!!.contains("3 to 5 selfies, 6 given")) { f.message!! }
             check(engine.status().isEnrolled())
+        }
+        test("a consent without its time, an unknown review reason, a review about a non-token: InvalidInput") {
+            expect<FacecheckException.InvalidInput> { engine.registrationStatement("7K2M-9QXD-4RTV", "notice-v1", -1) }
+            expect<FacecheckException.InvalidInput> { engine.reviewRequest(null, "because") }
+            expect<FacecheckException.InvalidInput> { engine.reviewRequest("not a token", "no_match") }
+            val statement = payload(engine.registrationStatement("7K2M-9QXD-4RTV", "notice-v1", 1_750_000_000))
+            check(statement.contains("\"enc\"") && statement.contains("\"ntc\":\"notice-v1\"")) { statement }
+            val request = payload(engine.reviewRequest(null, "other"))
+            check(request.contains("\"why\":\"other\"") && request.contains("\"ref\":\"\"")) { request }
         }
     }
 
@@ -606,15 +602,6 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
 
     // --- helpers ----------------------------------------------------------------------------------------------
 
-    private inline fun <reified T : Throwable> expect(block: () -> Unit): T {
-        try {
-            block()
-        } catch (e: Throwable) {
-            if (e is T) return e
-            throw AssertionError("expected ${T::class.java.name}, got $e", e)
-        }
-        throw AssertionError("expected ${T::class.java.name}, nothing was thrown")
-    }
 
     private fun payload(token: String): String = String(Base64.getUrlDecoder().decode(token.split('.')[1]))
 

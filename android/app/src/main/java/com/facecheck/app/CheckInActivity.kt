@@ -2,20 +2,25 @@ package com.facecheck.app
 
 import android.content.Intent
 import android.os.Bundle
+import android.os.Handler
+import android.os.Looper
+import android.view.HapticFeedbackConstants
 import android.view.View
 import android.widget.Button
 import android.widget.EditText
 import android.widget.TextView
-import com.facecheck.api.CheckInResult
+import com.facecheck.flow.CheckInFlow
+import com.facecheck.flow.FlowState
 import java.util.Arrays
 
 /**
- * Block check-in: fetch a challenge from the fleet server, take a selfie, verify it on the phone, upload only the
- * signed token, and show the result. On failure: the actionable reason, a retry (with a new challenge, since each
- * is single-use), the lock-out explained, and a request for human review.
+ * Block check-in. The screen renders the flow's state ([AppFlow], `android/flow`) and forwards the driver's
+ * actions to it; the flow owns the protocol: a challenge from the fleet (the phone's clock checked against the
+ * fleet's), the selfie checked and signed on the phone, the signed result stored in the outbox before it is sent,
+ * and the **fleet's** verdict shown. The state survives rotation and a killed process: on start the flow finishes
+ * what was left (and the outbox job sends what could not be sent).
  */
 class CheckInActivity : CameraScreen() {
-    private lateinit var settings: Settings
     private lateinit var status: TextView
     private lateinit var blockField: EditText
     private lateinit var start: Button
@@ -23,19 +28,19 @@ class CheckInActivity : CameraScreen() {
     private lateinit var message: TextView
     private lateinit var retry: Button
     private lateinit var review: Button
-    private var challenge: FleetClient.Challenge? = null
-    private var lastToken: String? = null
+    private val ticker = Handler(Looper.getMainLooper())
+    private var busy = false
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        settings = Settings(this)
         camera = FrontCamera(this)
         status = text("", 14f)
         blockField = field(R.string.block_id_hint, null)
-        start = button(getString(R.string.checkin_start)) { fetchChallenge() }
+        start = button(getString(R.string.checkin_start)) { startCheckIn() }
         take = button(getString(R.string.checkin_take)) { capture() }
         message = text("", 18f)
-        retry = button(getString(R.string.checkin_retry)) { fetchChallenge() }
+        message.accessibilityLiveRegion = View.ACCESSIBILITY_LIVE_REGION_POLITE
+        retry = button(getString(R.string.checkin_retry)) { act { it.dismiss() } }
         review = button(getString(R.string.checkin_review)) { requestReview() }
         val settingsButton = button(getString(R.string.settings_open)) {
             startActivity(Intent(this, SettingsActivity::class.java))
@@ -44,146 +49,149 @@ class CheckInActivity : CameraScreen() {
         setScreen(
             scrolling(column(status, blockField, start, camera.preview, take, message, retry, review, settingsButton))
         )
-        showIdle()
     }
 
     override fun onStart() {
         super.onStart()
-        refreshStatus()
+        act { it.reconcile() }
     }
 
-    private fun refreshStatus() {
-        Background.run(this, { Engine.get(this).status() }, { error -> status.text = explain(error) }) { s ->
-            if (!s.isEnrolled) {
-                startActivity(Intent(this, EnrollActivity::class.java))
-                finish()
-                return@run
-            }
-            val locked = s.lockedUntil()
-            status.text = if (s.isLockedUntilReenrolled) getString(R.string.result_locked_until_reenrolled)
-            else if (locked != null) getString(R.string.result_locked_out, formatTime(locked))
-            else getString(R.string.status_enrolled_since, formatDate(s.enrolledAt()!!))
+    override fun onStop() {
+        ticker.removeCallbacksAndMessages(null)
+        super.onStop()
+    }
+
+    /** Runs one step of the flow in the background, then renders the state it left (and any notices). */
+    private fun act(step: (CheckInFlow) -> FlowState) {
+        if (busy) return
+        busy = true
+        setButtonsEnabled(false)
+        Background.run(this, {
+            val flow = AppFlow.get(this)
+            val state = step(flow)
+            OutboxJob.scheduleIfNeeded(this, flow)
+            Pair(state, flow.takeNotices())
+        }, { error ->
+            busy = false
+            message.text = explain(error)
+            render(AppFlow.get(this).state)
+        }) { (state, notices) ->
+            busy = false
+            render(state)
+            if (notices.isNotEmpty()) alert(notices.joinToString("\n\n") { noticeText(it) })
         }
     }
 
-    private fun showIdle() {
-        camera.preview.visibility = View.GONE
-        take.visibility = View.GONE
-        retry.visibility = View.GONE
-        review.visibility = View.GONE
-        start.visibility = View.VISIBLE
-        start.isEnabled = true
-    }
-
-    /** Sends what could not be sent before, then asks the server for this check-in's challenge. */
-    private fun fetchChallenge() {
+    private fun startCheckIn() {
         val block = blockField.text.toString().trim()
         if (block.isEmpty()) return
-        start.isEnabled = false
-        retry.visibility = View.GONE
-        review.visibility = View.GONE
         message.setText(R.string.checkin_fetching)
-        Background.run(this, {
-            val client = FleetClient(settings.serverUrl)
-            settings.pendingRegistration?.let { client.registerDevice(it); settings.pendingRegistration = null }
-            settings.pendingErasure?.let { client.uploadErasure(it); settings.pendingErasure = null }
-            client.challenge(settings.driverId ?: "", block)
-        }, { error ->
-            message.text = explain(error)
-            showIdle()
-        }) { fetched ->
-            challenge = fetched
-            message.text = ""
-            start.visibility = View.GONE
-            camera.preview.visibility = View.VISIBLE
-            take.visibility = View.VISIBLE
-            take.isEnabled = true
-            startCamera()
-        }
+        act { it.startCheckIn(block) }
     }
 
     private fun capture() {
-        val current = challenge ?: return
         take.isEnabled = false
         message.setText(R.string.checkin_verifying)
         camera.takePicture { jpeg ->
             stopCamera()
-            Background.run(this, {
-                val result = try {
-                    Engine.get(this).checkIn(current.nonce, current.block, current.lastCounter, listOf(jpeg))
+            act { flow ->
+                try {
+                    flow.submitSelfies(listOf(jpeg))
                 } finally {
                     Arrays.fill(jpeg, 0.toByte())
                 }
-                val uploaded = try {
-                    FleetClient(settings.serverUrl).uploadCheckIn(result.token())
-                    null
-                } catch (e: java.io.IOException) {
-                    e.message ?: e.toString()
-                }
-                Pair(result, uploaded)
-            }, { error ->
-                message.text = explain(error)
-                challenge = null
-                showFailure()
-            }) { (result, uploadError) ->
-                challenge = null
-                lastToken = result.token()
-                show(result, uploadError)
             }
         }
     }
 
-    private fun show(result: CheckInResult, uploadError: String?) {
-        camera.preview.visibility = View.GONE
-        take.visibility = View.GONE
-        val text = when (result.outcome()) {
-            CheckInResult.MATCH -> getString(R.string.result_match, blockField.text.toString().trim())
-            CheckInResult.NO_MATCH -> getString(R.string.result_no_match)
-            CheckInResult.SPOOF_SUSPECTED -> getString(R.string.result_spoof)
-            CheckInResult.NO_FACE -> getString(R.string.result_no_face)
-            CheckInResult.LOCKED_OUT -> lockText(result)
-            else -> result.message() // poor_quality: the core's advice for the failed gate
-        }
-        val lockNote = if (result.isLockedOut && result.outcome() != CheckInResult.LOCKED_OUT) {
-            "\n\n" + lockText(result)
-        } else ""
-        val uploadNote = if (uploadError != null) "\n\n" + getString(R.string.upload_failed, uploadError) else ""
-        message.text = text + lockNote + uploadNote
-        if (result.isMatch && uploadError == null) {
-            showIdle()
-            refreshStatus()
-        } else {
-            showFailure() // a retry while locked out is signed as locked_out, and the message says until when
-            refreshStatus()
-        }
-    }
-
-    private fun lockText(result: CheckInResult): String {
-        val locked = result.lockedUntil()
-        return if (locked == null) getString(R.string.result_locked_until_reenrolled)
-        else getString(R.string.result_locked_out, formatTime(locked))
-    }
-
-    private fun showFailure() {
-        camera.preview.visibility = View.GONE
-        take.visibility = View.GONE
-        start.visibility = View.GONE
-        retry.visibility = View.VISIBLE
-        review.visibility = View.VISIBLE
-        review.isEnabled = true
-    }
-
-    /** Asks for a person to look at this check-in; the last token is the evidence (it holds no biometric data). */
+    /** Asks for a person to look at the last check-in (the request names it by its hash; nothing biometric). */
     private fun requestReview() {
-        review.isEnabled = false
-        val block = blockField.text.toString().trim()
-        Background.run(this, {
-            FleetClient(settings.serverUrl).requestReview(settings.driverId ?: "", block, lastToken)
-        }, { error ->
-            review.isEnabled = true
-            message.text = explain(error)
-        }) {
-            message.setText(R.string.checkin_review_sent)
+        val reason = when (val state = AppFlow.get(this).state) {
+            is FlowState.LockedOut -> "locked_out"
+            is FlowState.Decided -> if (state.outcome == "spoof_suspected") "spoof_suspected" else "no_match"
+            else -> "other"
         }
+        act { flow ->
+            if (!flow.requestReview(reason)) message.post { message.setText(R.string.review_queued) }
+            flow.state
+        }
+    }
+
+    private fun render(state: FlowState) {
+        ticker.removeCallbacksAndMessages(null)
+        show(camera = false, start = false, retry = false, review = false)
+        status.text = ""
+        when (state) {
+            is FlowState.NotEnrolled -> {
+                startActivity(Intent(this, EnrollActivity::class.java))
+                finish()
+            }
+            is FlowState.Ready -> {
+                show(start = true)
+                message.text = ""
+            }
+            is FlowState.LockedOut -> {
+                show(review = true)
+                countdown(state.until)
+            }
+            is FlowState.AwaitingSelfie -> {
+                show(camera = true)
+                blockField.setText(state.block)
+                startCamera()
+            }
+            is FlowState.Sending -> message.setText(R.string.checkin_uploading)
+            is FlowState.Queued -> {
+                show(retry = true)
+                message.setText(R.string.checkin_queued)
+            }
+            is FlowState.Decided -> {
+                show(retry = state.verdict != "accepted", start = state.verdict == "accepted", review = state.verdict == "review")
+                message.text = verdictText(state)
+                message.announceForAccessibility(message.text)
+                // CONFIRM and REJECT are API 30: a short tick for a check-in, a long buzz for anything else.
+                message.performHapticFeedback(
+                    if (state.verdict == "accepted") HapticFeedbackConstants.VIRTUAL_KEY
+                    else HapticFeedbackConstants.LONG_PRESS
+                )
+            }
+            is FlowState.Failed -> {
+                show(retry = true, review = state.reason == "fleet_refused")
+                message.text = explainFailure(state)
+            }
+        }
+    }
+
+    /** During a lock-out: the time left, every second, and the buttons off (a review may still be asked for). */
+    private fun countdown(until: Long) {
+        if (until < 0) {
+            message.setText(R.string.result_locked_until_reenrolled)
+            return
+        }
+        val tick = object : Runnable {
+            override fun run() {
+                val left = until - System.currentTimeMillis() / 1000
+                if (left <= 0) {
+                    act { it.dismiss() }
+                    return
+                }
+                message.text = getString(R.string.locked_countdown, left / 60, left % 60)
+                ticker.postDelayed(this, 1000)
+            }
+        }
+        tick.run()
+    }
+
+    private fun show(camera: Boolean = false, start: Boolean = false, retry: Boolean = false, review: Boolean = false) {
+        this.camera.preview.visibility = if (camera) View.VISIBLE else View.GONE
+        take.visibility = if (camera) View.VISIBLE else View.GONE
+        this.start.visibility = if (start) View.VISIBLE else View.GONE
+        blockField.visibility = if (start || camera) View.VISIBLE else View.GONE
+        this.retry.visibility = if (retry) View.VISIBLE else View.GONE
+        this.review.visibility = if (review) View.VISIBLE else View.GONE
+        setButtonsEnabled(true)
+    }
+
+    private fun setButtonsEnabled(enabled: Boolean) {
+        for (button in listOf(start, take, retry, review)) button.isEnabled = enabled
     }
 }

@@ -48,19 +48,6 @@ object Engine {
     /** The vault lives in no-backup private storage: it never leaves the phone, not even in a backup. */
     fun vaultFile(context: Context): File = File(context.noBackupFilesDir, "facecheck.vault")
 
-    /**
-     * Erases the driver's data for good and returns the signed receipt to deliver: the core signs it and destroys
-     * the vault with its device key, then the vault's key is deleted (the wrapped key and its Keystore alias), so
-     * no copy of the old vault can ever be opened. The next [get] makes a new key for a new enrollment.
-     */
-    @Synchronized
-    fun erase(context: Context): String {
-        val receipt = get(context).erase()
-        close()
-        VaultKey.forget(context)
-        return receipt
-    }
-
     /** Deletes a vault that cannot be read (damaged, or its key was lost), after the driver confirmed it. */
     @Synchronized
     fun deleteUnreadableVault(context: Context) {
@@ -125,35 +112,22 @@ object VaultKey {
     }
 }
 
-/** What the app remembers outside the vault: consent, the driver's ids, the server address. No biometric data. */
+/**
+ * What the app remembers outside the vault and the flow's files: the consent (when, and to which notice version).
+ * No biometric data. (Who the driver is and which fleet server to use come with the enrollment code: see
+ * `com.facecheck.flow.Profile`.)
+ */
 class Settings(context: Context) {
     private val prefs = context.getSharedPreferences("facecheck", Context.MODE_PRIVATE)
 
     var consentAt: Long
         get() = prefs.getLong("consent_at", 0)
-        set(value) = prefs.edit().putLong("consent_at", value).apply()
+        set(value) = check(prefs.edit().putLong("consent_at", value).commit())
     var consentVersion: String?
         get() = prefs.getString("consent_version", null)
-        set(value) = prefs.edit().putString("consent_version", value).apply()
-    var driverId: String?
-        get() = prefs.getString("driver_id", null)
-        set(value) = prefs.edit().putString("driver_id", value).apply()
-    var fleetId: String?
-        get() = prefs.getString("fleet_id", null)
-        set(value) = prefs.edit().putString("fleet_id", value).apply()
-    var serverUrl: String
-        get() = prefs.getString("server_url", null) ?: DEFAULT_SERVER
-        set(value) = prefs.edit().putString("server_url", value).apply()
-
-    /** Signed statements that could not be sent yet (registration, erasure receipt), sent before the next call. */
-    var pendingRegistration: String?
-        get() = prefs.getString("pending_registration", null)
-        set(value) = prefs.edit().putString("pending_registration", value).apply()
-    var pendingErasure: String?
-        get() = prefs.getString("pending_erasure", null)
-        set(value) = prefs.edit().putString("pending_erasure", value).apply()
-
-    companion object {
-        const val DEFAULT_SERVER = "https://fleet.example.com/facecheck"
-    }
+        set(value) = check(prefs.edit().putString("consent_version", value).commit())
+    /** The last fleet server address typed at enrollment (a convenience for typing the next code). */
+    var lastServer: String?
+        get() = prefs.getString("last_server", null)
+        set(value) = check(prefs.edit().putString("last_server", value).commit())
 }

@@ -5,20 +5,25 @@ import android.os.Bundle
 import android.widget.Button
 import android.widget.EditText
 import android.widget.TextView
+import com.facecheck.flow.EnrollmentInvite
+import com.facecheck.flow.FlowException
+import com.facecheck.flow.FlowState
 import java.util.Arrays
 
 /**
- * Enrollment: 3 to 5 front-camera selfies, each checked at once with the core's guidance (quality gates and
- * liveness: "too dark", "turn to face the camera", ...), then enrolled in one go. The selfies stay in memory and
- * are wiped after the call; the device registration statement goes to the fleet server.
+ * Enrollment by the dispatcher's code: the fleet server's address and the code (which names the fleet and the
+ * driver: nothing is typed by hand but these two), then 3 to 5 front-camera selfies, each checked at once with the
+ * core's guidance (quality gates and liveness), enrolled in one go by the flow ([AppFlow]): the registration
+ * statement carries the code and the driver's consent, goes into the outbox and is delivered (later, by
+ * [OutboxJob], if there is no network). The selfies stay in memory and are wiped after the call.
  *
  * Every enrollment makes a new device key, also after the face was erased: the fleet has to register and approve
  * the new statement before the new face's check-ins count (a face is never enrolled under a key it registered).
  */
 class EnrollActivity : CameraScreen() {
     private lateinit var settings: Settings
-    private lateinit var driverField: EditText
-    private lateinit var fleetField: EditText
+    private lateinit var serverField: EditText
+    private lateinit var codeField: EditText
     private lateinit var guidance: TextView
     private lateinit var take: Button
     private lateinit var finish: Button
@@ -28,13 +33,13 @@ class EnrollActivity : CameraScreen() {
         super.onCreate(savedInstanceState)
         settings = Settings(this)
         camera = FrontCamera(this)
-        driverField = field(R.string.driver_id_hint, settings.driverId)
-        fleetField = field(R.string.fleet_id_hint, settings.fleetId)
+        serverField = field(R.string.server_hint, settings.lastServer)
+        codeField = field(R.string.code_hint, null)
         guidance = text(getString(R.string.enroll_intro))
         take = button("") { takeSelfie() }
         finish = button("") { enroll() }
         camera.preview.matchWidth(dp(360))
-        setScreen(scrolling(column(driverField, fleetField, camera.preview, guidance, take, finish)))
+        setScreen(scrolling(column(serverField, codeField, camera.preview, guidance, take, finish)))
         updateButtons()
         cameraFromStart()
     }
@@ -68,48 +73,53 @@ class EnrollActivity : CameraScreen() {
     }
 
     private fun enroll() {
-        val driverId = driverField.text.toString().trim()
-        val fleetId = fleetField.text.toString().trim()
-        if (driverId.isEmpty() || fleetId.isEmpty()) {
-            alert(getString(R.string.enroll_need_ids))
+        val invite = try {
+            EnrollmentInvite.typed(serverField.text.toString(), codeField.text.toString())
+        } catch (e: IllegalArgumentException) {
+            alert(getString(R.string.enroll_need_code))
             return
         }
-        settings.driverId = driverId
-        settings.fleetId = fleetId
+        val notice = settings.consentVersion
+        if (notice == null) {
+            startActivity(Intent(this, ConsentActivity::class.java))
+            finish()
+            return
+        }
+        settings.lastServer = invite.server
         take.isEnabled = false
         finish.isEnabled = false
         guidance.setText(R.string.enroll_working)
         val frames = ArrayList(selfies)
         Background.run(this, {
-            var engine = Engine.get(this)
-            if (engine.status().isErasureDue) {
-                // The retention period wiped the face: finish that erasure (its receipt goes to the fleet before the
-                // next check-in) before a new vault is made under a new key.
-                settings.pendingErasure = Engine.erase(this)
-                engine = Engine.get(this)
+            val flow = AppFlow.get(this)
+            if (Engine.get(this).status().isErasureDue) {
+                // The retention period wiped the face: finish that erasure (its receipt goes to the fleet through
+                // the outbox) before a new vault is made under a new key.
+                flow.erase()
             }
-            val status = engine.status()
-            if (status.hasVault() && status.driverId() != driverId) {
-                throw IllegalArgumentException(getString(R.string.enroll_other_driver, status.driverId()))
-            }
-            // After an erasure (a new vault key), this makes a new device key: its statement goes to the fleet.
-            val statement = engine.enroll(driverId, fleetId, frames)
-            try {
-                FleetClient(settings.serverUrl).registerDevice(statement)
-                settings.pendingRegistration = null
-                true
-            } catch (e: java.io.IOException) {
-                settings.pendingRegistration = statement
-                false
-            }
+            flow.enroll(invite, notice, settings.consentAt, frames)
+            OutboxJob.scheduleIfNeeded(this, flow)
+            flow.state
         }, { error ->
             wipe()
             updateButtons()
-            guidance.text = explain(error)
-        }) { sent ->
+            if (error is FlowException && error.reason == "consent_outdated") {
+                alert(getString(R.string.consent_outdated)) {
+                    startActivity(Intent(this, ConsentActivity::class.java))
+                    finish()
+                }
+            } else {
+                guidance.text = explain(error)
+            }
+        }) { state ->
             wipe()
             stopCamera()
-            alert(getString(if (sent) R.string.enroll_done else R.string.enroll_done_offline)) {
+            val text = when {
+                state is FlowState.Failed -> explainFailure(state)
+                AppFlow.get(this).outbox.isEmpty() -> getString(R.string.enroll_done)
+                else -> getString(R.string.enroll_done_offline)
+            }
+            alert(text) {
                 startActivity(Intent(this, CheckInActivity::class.java))
                 finish()
             }

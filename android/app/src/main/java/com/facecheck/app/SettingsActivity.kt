@@ -9,8 +9,9 @@ import com.facecheck.api.FacecheckException
 import com.facecheck.api.Status
 
 /**
- * My data: when the face was enrolled, when it will be deleted automatically, any lock-out; erase my face data
- * (with the signed receipt sent to the fleet); the consent notice; the fleet server address.
+ * My data: who this phone is enrolled as (fleet, driver, server: from the enrollment code), when the face was
+ * enrolled, when it will be deleted automatically, any lock-out; "reset this phone" (erase the face data and its
+ * key: the signed receipt goes to the fleet through the outbox, now or when a network is back); the consent notice.
  */
 class SettingsActivity : Activity() {
     private lateinit var settings: Settings
@@ -33,6 +34,9 @@ class SettingsActivity : Activity() {
     private fun render(status: Status?, error: Throwable?) {
         content.removeAllViews()
         content.addView(text(getString(R.string.settings_title), 22f, bold = true))
+        AppFlow.get(this).profile?.let { profile ->
+            content.addView(text(getString(R.string.profile_line, profile.driver, profile.fleet, profile.server), 14f))
+        }
         if (status != null && status.isEnrolled) {
             content.addView(text(getString(R.string.status_enrolled_since, formatDate(status.enrolledAt()!!))))
             content.addView(text(getString(R.string.status_deadline, formatDate(status.retentionDeadline()!!))))
@@ -48,6 +52,7 @@ class SettingsActivity : Activity() {
             content.addView(button(getString(R.string.erase)) {
                 confirm {
                     Engine.deleteUnreadableVault(this)
+                    AppFlow.get(this).forgetEnrollment()
                     load()
                 }
             })
@@ -61,12 +66,6 @@ class SettingsActivity : Activity() {
         content.addView(button(getString(R.string.show_notice)) {
             startActivity(Intent(this, ConsentActivity::class.java).putExtra(ConsentActivity.EXTRA_REVIEW, true))
         })
-        val server = field(R.string.server_hint, settings.serverUrl)
-        content.addView(server)
-        content.addView(button(getString(R.string.server_save)) {
-            val url = server.text.toString().trim()
-            if (url.startsWith("https://")) settings.serverUrl = url
-        })
     }
 
     private fun confirm(then: () -> Unit) {
@@ -77,17 +76,13 @@ class SettingsActivity : Activity() {
             .show()
     }
 
-    /** Erases the face data and its key (the core signs a receipt first), then sends the receipt to the fleet. */
+    /** Erases the face data and its key (the core signs a receipt first); the flow delivers the receipt. */
     private fun confirmErase() = confirm {
         Background.run(this, {
-            val receipt = Engine.erase(this)
-            try {
-                FleetClient(settings.serverUrl).uploadErasure(receipt)
-                true
-            } catch (e: java.io.IOException) {
-                settings.pendingErasure = receipt
-                false
-            }
+            val flow = AppFlow.get(this)
+            flow.erase()
+            OutboxJob.scheduleIfNeeded(this, flow)
+            flow.outbox.isEmpty()
         }, { error -> alert(explain(error)) }) { sent ->
             alert(getString(if (sent) R.string.erase_done else R.string.erase_done_offline)) { load() }
         }

@@ -127,7 +127,27 @@ public final class Facecheck implements AutoCloseable {
     public String enroll(String driverId, String fleetId, List<byte[]> selfies) throws FacecheckException {
         checkNotNull(driverId, "driverId");
         checkNotNull(fleetId, "fleetId");
-        return NativeBridge.enroll(handle, driverId, fleetId, frames(selfies));
+        return NativeBridge.enroll(handle, driverId, fleetId, frames(selfies), null, null, -1);
+    }
+
+    /**
+     * {@link #enroll(String, String, List)} for a fleet service: the registration statement also carries the binding
+     * of the dispatcher's enrollment code and the driver's consent (the notice version shown, and when it was
+     * accepted), which the service requires. Keep both: a statement that goes stale before the service has it is
+     * signed again with them ({@link #registrationStatement(String, String, long)}).
+     *
+     * @param enrollmentCode the code as typed or scanned (the fleet reads it leniently: case, dashes)
+     * @param consentNotice the notice version the driver accepted (the code lookup's {@code consent_notice})
+     * @param consentAcceptedAt when the driver accepted it, unix seconds
+     */
+    public String enroll(String driverId, String fleetId, List<byte[]> selfies, String enrollmentCode,
+            String consentNotice, long consentAcceptedAt) throws FacecheckException {
+        checkNotNull(driverId, "driverId");
+        checkNotNull(fleetId, "fleetId");
+        checkNotNull(enrollmentCode, "enrollmentCode");
+        checkNotNull(consentNotice, "consentNotice");
+        return NativeBridge.enroll(handle, driverId, fleetId, frames(selfies), enrollmentCode, consentNotice,
+                consentAcceptedAt);
     }
 
     /**
@@ -193,7 +213,33 @@ public final class Facecheck implements AutoCloseable {
 
     /** Another device registration statement (JWS) for the current device key, dated now. */
     public String registrationStatement() throws FacecheckException {
-        return NativeBridge.registrationStatement(handle);
+        return NativeBridge.registrationStatement(handle, null, null, -1);
+    }
+
+    /**
+     * Another registration statement for the current device key, dated now, with the enrollment code and consent
+     * the enrollment was given: what replaces a statement that went stale before the fleet service had it.
+     */
+    public String registrationStatement(String enrollmentCode, String consentNotice, long consentAcceptedAt)
+            throws FacecheckException {
+        checkNotNull(enrollmentCode, "enrollmentCode");
+        checkNotNull(consentNotice, "consentNotice");
+        return NativeBridge.registrationStatement(handle, enrollmentCode, consentNotice, consentAcceptedAt);
+    }
+
+    /**
+     * A request for a person at the fleet to look at a check-in (JWS, signed by the device key): it names the
+     * check-in by the hash of its token, never the token itself, and has its own random id (the same request sent
+     * twice is one review).
+     *
+     * @param checkInToken the disputed check-in's token, or null
+     * @param reason {@code no_match}, {@code spoof_suspected}, {@code locked_out} or {@code other}
+     * @throws FacecheckException.InvalidInput an unknown reason, or a token that is not a JWS
+     * @throws FacecheckException.InvalidState reason {@code erased} or {@code not_enrolled} (no vault, no key)
+     */
+    public String reviewRequest(String checkInToken, String reason) throws FacecheckException {
+        checkNotNull(reason, "reason");
+        return NativeBridge.reviewRequest(handle, checkInToken, reason);
     }
 
     /** The device's raw 32-byte Ed25519 public key. */

@@ -17,8 +17,8 @@ final class NativeBridge {
 
     static native void screen(long handle, byte[] frame) throws FacecheckException;
 
-    static native String enroll(long handle, String driverId, String fleetId, byte[][] selfies)
-            throws FacecheckException;
+    static native String enroll(long handle, String driverId, String fleetId, byte[][] selfies,
+            String enrollmentCode, String consentNotice, long consentAcceptedAt) throws FacecheckException;
 
     static native CheckInResult checkIn(long handle, String nonce, String blockId, long lastCounter, byte[][] frames)
             throws FacecheckException;
@@ -27,7 +27,10 @@ final class NativeBridge {
 
     static native String erase(long handle, String nonce, String blockId) throws FacecheckException;
 
-    static native String registrationStatement(long handle) throws FacecheckException;
+    static native String registrationStatement(long handle, String enrollmentCode, String consentNotice,
+            long consentAcceptedAt) throws FacecheckException;
+
+    static native String reviewRequest(long handle, String checkInToken, String reason) throws FacecheckException;
 
     static native byte[] devicePublicKey(long handle) throws FacecheckException;
 }
