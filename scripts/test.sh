@@ -7,5 +7,6 @@ python3 -m pip install --quiet --disable-pip-version-check -r scripts/interop/re
 cargo fmt --all -- --check
 # No module imports one that imports it back (ARCHITECTURE.md).
 python3 scripts/check-import-cycles.py crates/*/src
+python3 scripts/check-translations.py
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace

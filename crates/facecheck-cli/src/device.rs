@@ -280,19 +280,20 @@ pub fn enroll_by_code(
     let enrolled = checkin::enroll_with(engine, path, kek, &driver, &fleet, selfies, &context, now)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let statement = enrolled.registration;
-    let registered = client.post("/v1/registrations", &client::body("statement", &statement)).and_then(|answer| {
-        let evidence = client::field(&answer, "evidence")?;
-        client::check_evidence(
-            evidence,
-            &fleet_key,
-            &fleet,
-            &driver,
-            EvidenceKind::Registration,
-            &statement,
-            "accepted",
-        )?;
-        Ok(answer)
-    });
+    let registered =
+        post_idempotent(client, "/v1/registrations", &client::body("statement", &statement)).and_then(|answer| {
+            let evidence = client::field(&answer, "evidence")?;
+            client::check_evidence(
+                evidence,
+                &fleet_key,
+                &fleet,
+                &driver,
+                EvidenceKind::Registration,
+                &statement,
+                "accepted",
+            )?;
+            Ok(answer)
+        });
     let answer = match registered {
         Ok(answer) => answer,
         Err(e) => {
@@ -318,6 +319,26 @@ pub fn enroll_by_code(
         "evidence_verified": true,
     }))
 }
+
+/// `POST` of a statement the service ingests idempotently (the same statement again gets the stored answer): sent
+/// again, up to [`POST_ATTEMPTS`] times in all, when the answer did not come back (a lost connection after the
+/// service recorded it must not cost the driver a new vault and a new code). A refusal is final.
+fn post_idempotent(client: &Client, path: &str, body: &Value) -> Result<Value, client::ClientError> {
+    let mut attempt = 1;
+    loop {
+        match client.post(path, body) {
+            Err(client::ClientError::Unreachable { url, why }) if attempt < POST_ATTEMPTS => {
+                eprintln!("warning: no answer from {url} ({why}); sending the same statement again");
+                std::thread::sleep(std::time::Duration::from_secs(2 * attempt as u64));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How many times [`post_idempotent`] sends a statement whose answer did not come back.
+const POST_ATTEMPTS: u32 = 3;
 
 /// The fleet key that signs this vault's evidence: the one pinned at enrollment, or (not pinned) the service's.
 fn fleet_key(path: &Path, kid: &str, client: &Client) -> Result<[u8; 32], String> {
@@ -363,7 +384,7 @@ pub fn checkin_at(
     }
     let result = checkin::check_in_with(engine, vault, &Challenge { nonce, block }, Some(last_counter), frames, now)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let answer = client.post("/v1/checkins", &client::body("token", &result.token))?;
+    let answer = post_idempotent(client, "/v1/checkins", &client::body("token", &result.token))?;
     let verdict = client::field(&answer, "verdict")?;
     let evidence = client::field(&answer, "evidence")?;
     let fleet = vault.fleet_id();
@@ -394,7 +415,7 @@ pub fn erase_at(vault: Vault, args: &VaultArgs, client: &Client) -> Result<Value
     let (fleet, driver) = (vault.fleet_id().to_owned(), vault.driver_id().to_owned());
     let receipt = checkin::erase(vault, None, now).map_err(|e| format!("{}: {e}", path.display()))?;
     retire_key(&args.key_file)?;
-    let delivered = client.post("/v1/erasures", &client::body("receipt", &receipt)).and_then(|answer| {
+    let delivered = post_idempotent(client, "/v1/erasures", &client::body("receipt", &receipt)).and_then(|answer| {
         let evidence = client::field(&answer, "evidence")?;
         client::check_evidence(evidence, &fleet_key, &fleet, &driver, EvidenceKind::Erasure, &receipt, "erased")?;
         Ok(answer)
@@ -473,4 +494,62 @@ fn read_kek(path: &Path) -> Result<Kek, String> {
         )
     })?;
     Ok(Kek::from_bytes(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// Reads one HTTP request (headers and a Content-Length body) and returns its body.
+    fn read_request(stream: &mut std::net::TcpStream) -> String {
+        let mut data = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buffer).expect("read");
+            data.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&data).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if data.len() >= end + 4 + length {
+                    return text[end + 4..end + 4 + length].to_owned();
+                }
+            }
+            assert!(n > 0, "the connection closed mid-request");
+        }
+    }
+
+    #[test]
+    fn a_statement_whose_answer_was_lost_is_sent_again_and_the_stored_answer_counts() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let server = std::thread::spawn(move || {
+            // The first copy arrives and is recorded, then the connection drops before the answer.
+            let (mut first, _) = listener.accept().expect("accept");
+            let first_body = read_request(&mut first);
+            drop(first);
+            let (mut second, _) = listener.accept().expect("accept");
+            let second_body = read_request(&mut second);
+            let answer = r#"{"status":"erased"}"#;
+            write!(
+                second,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                answer.len()
+            )
+            .expect("answer");
+            (first_body, second_body)
+        });
+        let client = Client::new(&base).expect("client");
+        let body = client::body("receipt", "header.payload.signature");
+        let answer = post_idempotent(&client, "/v1/erasures", &body).expect("delivered on the second try");
+        assert_eq!(answer["status"], "erased");
+        let (first, second) = server.join().expect("server");
+        assert_eq!(first, second, "the same statement, byte for byte, both times");
+        assert_eq!(first, body.to_string());
+    }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 const FLEET: &str = "fleet-e2e";
 const DRIVER: &str = "driver-7";
-const NOTICE: &str = "facecheck-consent-v1";
+const NOTICE: &str = "facecheck-consent-v2";
 
 /// The `facecheck-fleet` binary, built (or found up to date) in this test's target directory and profile.
 fn fleet_binary() -> PathBuf {

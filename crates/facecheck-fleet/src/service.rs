@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::util::{self, now};
 
 /// The consent notice version the service names in enrollment-code lookups.
-pub const DEFAULT_CONSENT_NOTICE: &str = "facecheck-consent-v1";
+pub const DEFAULT_CONSENT_NOTICE: &str = "facecheck-consent-v2";
 
 /// How old a driver's review request may be (written offline, sent later): 30 days.
 pub const REVIEW_MAX_AGE_SECS: u64 = 30 * 24 * 3600;

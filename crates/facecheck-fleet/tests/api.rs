@@ -116,7 +116,7 @@ async fn registration_refusals(api: Api, server: &TestServer) {
     let old_notice = Some(Consent { notice: "facecheck-consent-v0".into(), accepted_at: now() - 5 });
     let (status, body) = post(Device::new(FLEET, "driver-2").registration_with(Some(&code), old_notice, now())).await;
     assert_eq!((status, code_of(&body)), (403, "consent_outdated"), "{body}");
-    let later = Some(Consent { notice: "facecheck-consent-v1".into(), accepted_at: now() + 60 });
+    let later = Some(Consent { notice: "facecheck-consent-v2".into(), accepted_at: now() + 60 });
     let (status, body) = post(Device::new(FLEET, "driver-2").registration_with(Some(&code), later, now())).await;
     assert_eq!((status, code_of(&body)), (403, "consent_outdated"), "{body}");
     // Signed before the code existed (older than the code's validity allows).

@@ -573,7 +573,7 @@ fn checkin_enrollment_records_code_and_consent_and_a_rolled_back_vault_signs_not
 
     let context = EnrollmentContext {
         code: Some(CodeBinding::of_code("ABCD-EFGH-JKMN")),
-        consent: Some(Consent { notice: "facecheck-consent-v1".into(), accepted_at: T0 - 3 }),
+        consent: Some(Consent { notice: "facecheck-consent-v2".into(), accepted_at: T0 - 3 }),
     };
     let enrolled = checkin::enroll_with(engine(), dir.vault(), &kek(), DRIVER, FLEET, &selfies, &context, at(T0))
         .expect("enrolls");

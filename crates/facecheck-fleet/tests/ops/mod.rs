@@ -373,7 +373,7 @@ impl Device {
             .json::<Value>()
             .await
             .expect("enrollment code info is JSON");
-        let notice = info["consent_notice"].as_str().unwrap_or("facecheck-consent-v1").to_owned();
+        let notice = info["consent_notice"].as_str().unwrap_or("facecheck-consent-v2").to_owned();
         self.registration = self.registration_statement(code, &notice);
         let (status, body) =
             post_json(client, &server.url("/v1/registrations"), &json!({ "statement": self.registration })).await;

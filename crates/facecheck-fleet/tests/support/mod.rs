@@ -107,7 +107,7 @@ impl Device {
     pub fn registration(&self, code: Option<&str>) -> String {
         self.registration_with(
             code,
-            Some(Consent { notice: "facecheck-consent-v1".into(), accepted_at: now() - 5 }),
+            Some(Consent { notice: "facecheck-consent-v2".into(), accepted_at: now() - 5 }),
             now(),
         )
     }

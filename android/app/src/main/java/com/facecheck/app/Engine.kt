@@ -7,6 +7,7 @@ import com.facecheck.api.Facecheck
 import com.facecheck.api.ModelSource
 import java.io.File
 import java.io.FileOutputStream
+import java.security.GeneralSecurityException
 import java.security.KeyStore
 import java.security.SecureRandom
 import java.util.Arrays
@@ -57,6 +58,9 @@ object Engine {
     }
 }
 
+/** The Keystore can no longer unwrap the vault's key: the vault is unreadable for good (see [VaultKey.get]). */
+class VaultKeyLost(cause: Throwable) : Exception("the vault key cannot be unwrapped", cause)
+
 /**
  * The vault's 32-byte key-encryption key: random, stored only wrapped (AES-GCM) by a non-exportable key of the
  * Android Keystore. Uninstalling the app deletes both, and with them any way to read the vault.
@@ -71,9 +75,15 @@ object VaultKey {
         val keystoreKey = keystoreKey()
         if (wrapped.exists()) {
             val blob = Facecheck.readAll(wrapped.inputStream())
-            val cipher = Cipher.getInstance("AES/GCM/NoPadding")
-            cipher.init(Cipher.DECRYPT_MODE, keystoreKey, GCMParameterSpec(TAG_BITS, blob, 0, 12))
-            return cipher.doFinal(blob, 12, blob.size - 12)
+            try {
+                val cipher = Cipher.getInstance("AES/GCM/NoPadding")
+                cipher.init(Cipher.DECRYPT_MODE, keystoreKey, GCMParameterSpec(TAG_BITS, blob, 0, 12))
+                return cipher.doFinal(blob, 12, blob.size - 12)
+            } catch (e: GeneralSecurityException) {
+                // The Keystore key is gone or invalidated (a lock-screen reset, a Keystore wipe, a restore onto
+                // another phone): the vault can never be opened again. The driver deletes it and enrolls again.
+                throw VaultKeyLost(e)
+            }
         }
         val kek = ByteArray(32)
         SecureRandom().nextBytes(kek)

@@ -23,7 +23,8 @@ fun Activity.explain(error: Throwable): String = when (error) {
     is FacecheckException.PoorQuality ->
         if (error.reason() == "inconsistent") getString(R.string.enroll_inconsistent) else retakeText(error.reason())
     is FacecheckException.SpoofSuspected -> getString(R.string.enroll_spoof)
-    is FacecheckException.WrongKey, is FacecheckException.VaultCorrupt -> getString(R.string.vault_unreadable)
+    is FacecheckException.WrongKey, is FacecheckException.VaultCorrupt, is VaultKeyLost ->
+        getString(R.string.vault_unreadable)
     is FacecheckException.VaultRolledBack -> getString(R.string.vault_rolled_back)
     is FacecheckException.InvalidState ->
         if (error.reason() == "not_enrolled") getString(R.string.result_not_enrolled)

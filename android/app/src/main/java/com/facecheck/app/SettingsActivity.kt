@@ -46,7 +46,7 @@ class SettingsActivity : Activity() {
         } else if (status != null) {
             content.addView(text(getString(R.string.status_not_enrolled)))
         }
-        if (error is FacecheckException.WrongKey || error is FacecheckException.VaultCorrupt) {
+        if (error is FacecheckException.WrongKey || error is FacecheckException.VaultCorrupt || error is VaultKeyLost) {
             // The vault cannot be read, so no receipt can be signed: the only way out is to delete the file.
             content.addView(text(explain(error)))
             content.addView(button(getString(R.string.erase)) {
