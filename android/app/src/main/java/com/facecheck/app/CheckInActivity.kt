@@ -92,7 +92,7 @@ class CheckInActivity : CameraScreen() {
     private fun capture() {
         take.isEnabled = false
         message.setText(R.string.checkin_verifying)
-        camera.takePicture { jpeg ->
+        camera.takePicture({ jpeg ->
             stopCamera()
             act { flow ->
                 try {
@@ -101,7 +101,11 @@ class CheckInActivity : CameraScreen() {
                     Arrays.fill(jpeg, 0.toByte())
                 }
             }
-        }
+        }, {
+            message.setText(R.string.camera_failed)
+            take.isEnabled = true
+            startCamera()
+        })
     }
 
     /** Asks for a person to look at the last check-in (the request names it by its hash; nothing biometric). */

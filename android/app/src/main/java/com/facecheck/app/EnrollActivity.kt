@@ -59,7 +59,7 @@ class EnrollActivity : CameraScreen() {
     private fun takeSelfie() {
         take.isEnabled = false
         guidance.setText(R.string.enroll_working)
-        camera.takePicture { jpeg ->
+        camera.takePicture({ jpeg ->
             Background.run(this, { Engine.get(this).screen(jpeg) }, { error ->
                 Arrays.fill(jpeg, 0.toByte())
                 guidance.text = explain(error)
@@ -69,7 +69,11 @@ class EnrollActivity : CameraScreen() {
                 guidance.text = getString(R.string.enroll_good, selfies.size)
                 updateButtons()
             }
-        }
+        }, {
+            guidance.setText(R.string.camera_failed)
+            updateButtons()
+            startCamera()
+        })
     }
 
     private fun enroll() {

@@ -2,6 +2,9 @@ package com.facecheck.app
 
 import android.app.Activity
 import android.hardware.Camera
+import android.os.Handler
+import android.os.Looper
+import android.view.OrientationEventListener
 import android.view.Surface
 import android.view.SurfaceHolder
 import android.view.SurfaceView
@@ -11,9 +14,13 @@ import android.view.SurfaceView
  * nothing needed here). Selfies are taken in the app, as JPEG bytes in memory: they never go through another app,
  * the gallery or storage, which an `ACTION_IMAGE_CAPTURE` intent could not promise.
  *
- * The JPEG's orientation is set with [Camera.Parameters.setRotation] (the camera rotates or writes EXIF; the core
- * reads EXIF), and its size is the smallest picture size of at least [MIN_LONG_SIDE] pixels: plenty for a face
- * at arm's length, and quick to decode.
+ * The JPEG's orientation is set with [Camera.Parameters.setRotation] at the moment of the shot, from how the phone
+ * is held ([OrientationEventListener]), not from the screen, which stays portrait: a phone in a landscape dash
+ * mount still gives an upright face (the camera rotates or writes EXIF; the core reads EXIF). Its size is the
+ * smallest picture size of at least [MIN_LONG_SIDE] pixels: plenty for a face at arm's length, and quick to
+ * decode. The preview has the picture's aspect ratio (the view's height follows it): what the driver sees is what
+ * is taken, undistorted. A shot that fails or does not come back within [SHOT_TIMEOUT_MS] is an error, never an
+ * endless wait.
  */
 @Suppress("DEPRECATION") // android.hardware.Camera is deprecated from API 21 but is the simplest API at level 23
 class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
@@ -21,6 +28,13 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
     private var camera: Camera? = null
     private var cameraId = -1
     private var surfaceReady = false
+    private var deviceDegrees = 0
+    private val main = Handler(Looper.getMainLooper())
+    private val orientation = object : OrientationEventListener(activity) {
+        override fun onOrientationChanged(degrees: Int) {
+            if (degrees != ORIENTATION_UNKNOWN) deviceDegrees = ((degrees + 45) / 90 * 90) % 360
+        }
+    }
 
     init {
         preview.holder.addCallback(this)
@@ -30,10 +44,10 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
     fun open(): Boolean {
         if (camera != null) return true
         val info = Camera.CameraInfo()
-        for (id in 0 until Camera.getNumberOfCameras()) {
+        cameraId = (0 until Camera.getNumberOfCameras()).firstOrNull { id ->
             Camera.getCameraInfo(id, info)
-            if (info.facing == Camera.CameraInfo.CAMERA_FACING_FRONT) cameraId = id
-        }
+            info.facing == Camera.CameraInfo.CAMERA_FACING_FRONT
+        } ?: -1
         if (cameraId < 0) return false
         val opened = try {
             Camera.open(cameraId)
@@ -56,25 +70,71 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
         val sizes = parameters.supportedPictureSizes.sortedBy { it.width * it.height }
         val size = sizes.firstOrNull { maxOf(it.width, it.height) >= MIN_LONG_SIDE } ?: sizes.last()
         parameters.setPictureSize(size.width, size.height)
+        // The preview size closest in aspect to the picture (then the largest), and the view shaped to it.
+        val aspect = size.width.toDouble() / size.height
+        val previewSize = parameters.supportedPreviewSizes.sortedWith(
+            compareBy<Camera.Size> { Math.abs(it.width.toDouble() / it.height - aspect) }.thenByDescending { it.width }
+        ).first()
+        parameters.setPreviewSize(previewSize.width, previewSize.height)
+        fitPreview(previewSize.width.toDouble() / previewSize.height)
         if (parameters.supportedFocusModes.contains(Camera.Parameters.FOCUS_MODE_CONTINUOUS_PICTURE)) {
             parameters.focusMode = Camera.Parameters.FOCUS_MODE_CONTINUOUS_PICTURE
         }
         opened.parameters = parameters
+        if (orientation.canDetectOrientation()) orientation.enable()
         camera = opened
         if (surfaceReady) startPreview()
         return true
     }
 
-    /** Takes one picture and hands its JPEG bytes to [onJpeg] on the main thread; the preview restarts after. */
-    fun takePicture(onJpeg: (ByteArray) -> Unit) {
-        val current = camera ?: return
-        current.takePicture(null, null, Camera.PictureCallback { data, cam ->
-            cam.startPreview()
-            onJpeg(data)
-        })
+    /**
+     * Takes one picture, upright for how the phone is held now, and hands its JPEG bytes to [onJpeg] on the main
+     * thread (the preview restarts after); [onError] instead if the camera fails or does not answer in time.
+     */
+    fun takePicture(onJpeg: (ByteArray) -> Unit, onError: () -> Unit) {
+        val current = camera ?: return onError()
+        var answered = false
+        val timeout = Runnable {
+            if (!answered) {
+                answered = true
+                close()
+                onError()
+            }
+        }
+        try {
+            val info = Camera.CameraInfo()
+            Camera.getCameraInfo(cameraId, info)
+            val parameters = current.parameters
+            // Front camera: the sensor's orientation minus the phone's (the picture is not mirrored).
+            parameters.setRotation((info.orientation - deviceDegrees + 360) % 360)
+            current.parameters = parameters
+            current.takePicture(null, null, Camera.PictureCallback { data, cam ->
+                main.removeCallbacks(timeout)
+                if (answered) return@PictureCallback
+                answered = true
+                cam.startPreview()
+                onJpeg(data)
+            })
+            main.postDelayed(timeout, SHOT_TIMEOUT_MS)
+        } catch (e: RuntimeException) {
+            answered = true
+            onError()
+        }
+    }
+
+    /** The preview view's height for its width, at the preview's aspect (the screen is portrait: taller than wide). */
+    private fun fitPreview(landscapeAspect: Double) {
+        preview.post {
+            val params = preview.layoutParams ?: return@post
+            if (preview.width > 0) {
+                params.height = (preview.width * landscapeAspect).toInt()
+                preview.layoutParams = params
+            }
+        }
     }
 
     fun close() {
+        orientation.disable()
         camera?.stopPreview()
         camera?.release()
         camera = null
@@ -100,5 +160,8 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
 
     companion object {
         const val MIN_LONG_SIDE = 1280
+
+        /** How long a shot may take before it counts as failed. */
+        const val SHOT_TIMEOUT_MS = 8_000L
     }
 }
