@@ -16,6 +16,7 @@ class ConsentActivity : Activity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         settings = Settings(this)
+        RetentionJob.schedule(this)
         val review = intent.getBooleanExtra(EXTRA_REVIEW, false)
         if (!review && settings.consentVersion == getString(R.string.consent_version)) {
             startActivity(Intent(this, CheckInActivity::class.java))
