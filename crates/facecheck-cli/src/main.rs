@@ -9,6 +9,7 @@
 #[macro_use]
 mod output;
 
+mod bench;
 mod client;
 mod device;
 mod draw;
@@ -90,6 +91,16 @@ enum Command {
     /// Verify check-in attestations and erasure receipts.
     #[command(subcommand)]
     Attest(fleet::AttestCommand),
+    /// Time the pipeline: one JSON line per photo named on stdin, with the milliseconds of each check-in stage.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Load the models (`--loads` times), then time decode, detect, quality, liveness, align, embed, match and
+    /// sign on each photo path read from stdin (`scripts/bench-vs-onnxruntime.sh` drives it).
+    Stages(bench::StagesArgs),
 }
 
 #[derive(Subcommand)]
@@ -268,6 +279,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Status(args) => device::status(args),
         Command::Registry(command) => fleet::registry(command),
         Command::Attest(command) => fleet::attest(command),
+        Command::Bench(BenchCommand::Stages(args)) => bench::stages(&cli.models, &args),
     }
 }
 

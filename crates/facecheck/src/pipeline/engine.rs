@@ -110,6 +110,11 @@ impl Engine {
         &self.detector
     }
 
+    /// The embedder.
+    pub fn embedder(&self) -> &Embedder {
+        &self.embedder
+    }
+
     /// The liveness models.
     pub fn liveness(&self) -> &Liveness {
         &self.liveness
