@@ -119,11 +119,11 @@ def parse(cpu):
         if previous is not None and m in ids:
             phases[ids[m]] = totals[m] - totals[previous]
         previous = m
-    stages = [n for n in phases if n != "load"]
+    stages = [n for n in phases if n != "load" and ":" not in n]  # "detect:letterbox": a part, measured again
     phases["check-in"] = sum(phases[n] for n in stages)
     mix = {}
     if hist:
-        first, last = 2, max(m for m in markers if m in ids)
+        first, last = 2, max(m for m in markers if m in ids and ":" not in ids[m])
         keys = set(hist.get(last, {}))
         mix = {k: hist[last].get(k, 0) - hist.get(first, {}).get(k, 0) for k in keys}
     return phases, mix

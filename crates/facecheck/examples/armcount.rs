@@ -5,10 +5,14 @@
 //! it returns -ENOSYS under qemu and on a real phone, so the program runs anywhere; elsewhere than on aarch64 the
 //! markers are no-ops (the example also builds on the host). The ids, each marked at the end of its phase:
 //! 1 = the model files read, 2 = the models loaded and optimised (`Engine::from_bytes`), then for iteration `k`
-//! (from 0) `10 + 10 k + s` at the end of stage `s` of [`STAGES`]. Prints the stage names and the ids on stdout.
+//! (from 0) `10 + 10 k + s` at the end of stage `s` of [`STAGES`]; then two parts of stages, measured again on their
+//! own after the check-ins (not part of them): 90 = the detector's letterbox (`detect:letterbox`), 91 = both
+//! liveness context crops (`liveness:crops`). Prints each phase's name and id on stdout before it starts.
 
 use facecheck::checkin::{model_digest, policy_id, Outcome};
+use facecheck::liveness::{context_crop, context_region};
 use facecheck::quality::{self, QualityLimits};
+use facecheck::resample::{sample_affine, Affine};
 use facecheck::{align_face, decode_image, Engine, Manifest, ModelBytes};
 use facecheck_attest::{Claims, DeviceKey};
 use std::hint::black_box;
@@ -45,6 +49,14 @@ fn main() {
     let liveness_v1se = read(&manifest.models.liveness_v1se.model.file);
     let photo = std::fs::read(&args[2]).expect("photo is readable");
     let (key, _) = DeviceKey::generate(&ring::rand::SystemRandom::new()).expect("random key");
+    println!("phase load 2");
+    for k in 0..iterations {
+        for (s, stage) in STAGES.iter().enumerate() {
+            println!("phase {stage} {} iteration {k}", 10 + 10 * k + s as u64);
+        }
+    }
+    println!("phase detect:letterbox 90");
+    println!("phase liveness:crops 91");
     marker(1);
     let engine = Engine::from_bytes(ModelBytes {
         detector: &detector,
@@ -54,7 +66,6 @@ fn main() {
     })
     .expect("models load");
     marker(2);
-    println!("phase load 2");
 
     for k in 0..iterations {
         let id = |stage: u64| 10 + 10 * k + stage;
@@ -89,8 +100,19 @@ fn main() {
         });
         black_box(token);
         marker(id(7));
-        for (s, stage) in STAGES.iter().enumerate() {
-            println!("phase {stage} {} iteration {k}", id(s as u64));
-        }
     }
+
+    let image = decode_image(&photo).expect("photo decodes");
+    let faces = engine.detector().detect(&image).expect("detects");
+    let face = quality::measure(&image, &faces).expect("a face").0;
+    marker(89);
+    // As `Detector::detect` letterboxes (pipeline/detect.rs).
+    let inv = 1.0 / (320.0 / image.width() as f32).min(320.0 / image.height() as f32);
+    black_box(sample_affine(&image, &Affine([inv, 0.0, 0.0, 0.0, inv, 0.0]), 320, 320));
+    marker(90);
+    for entry in [&manifest.models.liveness_v2, &manifest.models.liveness_v1se] {
+        let region = context_region(image.width(), image.height(), &face.bbox, entry.crop_scale).expect("region");
+        black_box(context_crop(&image, &region));
+    }
+    marker(91);
 }
