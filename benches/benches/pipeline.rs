@@ -1,6 +1,6 @@
 //! Latency of a check-in and of each of its stages, on one photo.
 //!
-//! `cargo bench -p facecheck-benches` uses `crates/facecheck/tests/fixtures/obama.jpg` as the check-in selfie (the
+//! `cargo bench --workspace --bench pipeline` (the workspace's features: tract is not compiled again) uses `crates/facecheck/tests/fixtures/obama.jpg` as the check-in selfie (the
 //! vault is enrolled from `obama1.jpg`, `obama2.jpg` and `exif_orientation6.jpg`); set `FACECHECK_BENCH_IMAGE` to
 //! measure another photo (for example one from `../shared/data`). The stages are those of `facecheck bench stages`
 //! and `scripts/armcount.sh`: decode, detect, quality, liveness, align, embed (the crop and its mirror), match and
