@@ -434,3 +434,26 @@ fn attest_verify_needs_the_fleet_when_the_registry_names_several() {
     assert!(err.contains("attestation rejected"), "{err}");
     assert_eq!(claims(&ok(&dir, &[&verify[..], &["--fleet", "fleet-b", &token_b]].concat(), None))["aud"], "fleet-b");
 }
+
+/// `bench stages` (scripts/bench-vs-onnxruntime.sh's Facecheck side): the load times, then per photo every stage's
+/// time and the gates' verdict, and `no_face` for a photo without one; nothing about the face itself. Times are
+/// not checked, only that they are there.
+#[test]
+fn bench_stages_prints_each_stage_per_photo() {
+    let dir = TempDir::new("bench");
+    let blank = dir.0.join("blank.png");
+    image::RgbImage::from_pixel(64, 64, image::Rgb([128, 128, 128])).save(&blank).expect("writes a PNG");
+    let photos = format!("{}\n\n{}\n", fixture("obama.jpg"), blank.display());
+    let out = ok(&dir, &["bench", "stages", "--loads", "2"], Some(&photos));
+    let lines: Vec<serde_json::Value> = out.lines().map(claims).collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0]["load_ms"].as_array().map(Vec::len), Some(2), "{out}");
+    let stages = lines[1]["ms"].as_object().expect("stage times");
+    let names: Vec<&str> = stages.keys().map(String::as_str).collect();
+    for stage in ["decode", "detect", "quality", "liveness", "align", "embed", "match", "sign"] {
+        assert!(stages[stage].as_f64().is_some_and(|ms| ms >= 0.0), "{stage} in {names:?}");
+    }
+    assert_eq!(stages.len(), 8, "{names:?}");
+    assert_eq!(lines[1]["gates_passed"], true, "{out}");
+    assert_eq!(lines[2]["no_face"], true, "{out}");
+}
