@@ -1,6 +1,6 @@
 //! Face detection with YuNet-n: letterbox, run, decode anchors, non-maximum suppression.
 
-use crate::pipeline::model::{load_plan, DetectorEntry, Plan};
+use crate::pipeline::model::{load_plan, push_planar, DetectorEntry, Plan};
 use crate::pipeline::resample::{sample_affine, Affine};
 use crate::{Error, Result};
 use image::RgbImage;
@@ -128,13 +128,11 @@ impl Detector {
     /// Runs the network on a 320x320 letterboxed image and decodes its output, in letterbox coordinates.
     fn detect_letterboxed(&self, letterbox: &RgbImage) -> Result<Vec<Face>> {
         let side = DETECTOR_SIDE as usize;
-        let input = ndarray::Array4::from_shape_fn((1, 3, side, side), |(_, c, y, x)| {
-            letterbox.get_pixel(x as u32, y as u32).0[2 - c] as f32
-        });
-        let outputs = self
-            .plan
-            .run(tvec!(Tensor::from(input).into()))
-            .map_err(|e| Error::Model { name: "detector", reason: format!("{e:#}") })?;
+        let fail = |e: TractError| Error::Model { name: "detector", reason: format!("{e:#}") };
+        let mut pixels = Vec::with_capacity(3 * side * side);
+        push_planar(&mut pixels, letterbox, [2, 1, 0], false);
+        let input = Tensor::from_shape(&[1, 3, side, side], &pixels).map_err(fail)?;
+        let outputs = self.plan.run(tvec!(input.into())).map_err(fail)?;
         let view = |i: usize| {
             outputs[i]
                 .to_plain_array_view::<f32>()

@@ -1,7 +1,7 @@
 //! Face embeddings with the dlib ResNet-29 network, and their comparison.
 
 use crate::pipeline::align::ALIGNED_SIDE;
-use crate::pipeline::model::{load_plan, EmbedderEntry, Plan};
+use crate::pipeline::model::{load_plan, push_planar, EmbedderEntry, Plan};
 use crate::{Error, Result};
 use image::RgbImage;
 use tract_onnx::prelude::*;
@@ -73,12 +73,11 @@ impl Embedder {
 
     fn descriptor(&self, aligned: &RgbImage, mirror: bool) -> Result<[f32; EMBEDDING_LEN]> {
         let side = ALIGNED_SIDE as usize;
-        let input = ndarray::Array4::from_shape_fn((1, 3, side, side), |(_, c, y, x)| {
-            let x = if mirror { side - 1 - x } else { x };
-            aligned.get_pixel(x as u32, y as u32).0[c] as f32
-        });
         let fail = |e: TractError| Error::Model { name: "embedder", reason: format!("{e:#}") };
-        let outputs = self.plan.run(tvec!(Tensor::from(input).into())).map_err(fail)?;
+        let mut pixels = Vec::with_capacity(3 * side * side);
+        push_planar(&mut pixels, aligned, [0, 1, 2], mirror);
+        let input = Tensor::from_shape(&[1, 3, side, side], &pixels).map_err(fail)?;
+        let outputs = self.plan.run(tvec!(input.into())).map_err(fail)?;
         let view = outputs[0].to_plain_array_view::<f32>().map_err(fail)?;
         let values: Vec<f32> = view.iter().copied().collect();
         values.try_into().map_err(|_| Error::Model { name: "embedder", reason: "descriptor is not 128 values".into() })

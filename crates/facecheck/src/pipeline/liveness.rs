@@ -13,7 +13,7 @@
 
 use crate::pipeline::detect::{BoundingBox, Face};
 use crate::pipeline::liveness_rule::LivenessRule;
-use crate::pipeline::model::{load_plan, LivenessEntry, Plan};
+use crate::pipeline::model::{load_plan, push_planar, LivenessEntry, Plan};
 use crate::pipeline::resample::{sample_affine, Affine};
 use crate::{Error, Result};
 use image::RgbImage;
@@ -90,10 +90,10 @@ impl LivenessModel {
             return Err(fail(format!("the crop must be {LIVENESS_SIDE}x{LIVENESS_SIDE}")));
         }
         let side = LIVENESS_SIDE as usize;
-        let input = tract_ndarray::Array4::from_shape_fn((1, 3, side, side), |(_, c, y, x)| {
-            crop.get_pixel(x as u32, y as u32).0[2 - c] as f32
-        });
-        let outputs = self.plan.run(tvec!(Tensor::from(input).into())).map_err(|e| fail(format!("{e:#}")))?;
+        let mut pixels = Vec::with_capacity(3 * side * side);
+        push_planar(&mut pixels, crop, [2, 1, 0], false);
+        let input = Tensor::from_shape(&[1, 3, side, side], &pixels).map_err(|e| fail(format!("{e:#}")))?;
+        let outputs = self.plan.run(tvec!(input.into())).map_err(|e| fail(format!("{e:#}")))?;
         let view = outputs[0].to_plain_array_view::<f32>().map_err(|e| fail(format!("{e:#}")))?;
         let probabilities: [f32; CLASSES] = view
             .as_slice()

@@ -129,6 +129,22 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 /// An optimised tract plan, built once and run many times.
 pub(crate) type Plan = Arc<TypedRunnableModel>;
 
+/// Appends the pixels of `image` to `out` as one planar (CHW) f32 image, values 0..255: channel `c` of the result
+/// is channel `channels[c]` of the RGB pixels (`[2, 1, 0]` for BGR), and `mirror` reverses every row.
+pub(crate) fn push_planar(out: &mut Vec<f32>, image: &image::RgbImage, channels: [usize; 3], mirror: bool) {
+    let width = image.width() as usize;
+    let raw = image.as_raw();
+    for channel in channels {
+        for row in raw.chunks_exact(width * 3) {
+            if mirror {
+                out.extend(row.chunks_exact(3).rev().map(|p| f32::from(p[channel])));
+            } else {
+                out.extend(row.chunks_exact(3).map(|p| f32::from(p[channel])));
+            }
+        }
+    }
+}
+
 /// Checks `bytes` against the manifest entry, then parses, folds weight dequantisation, and optimises the model
 /// for a fixed `1 x 3 x side x side` f32 input.
 pub(crate) fn load_plan(name: &'static str, entry: &ModelEntry, bytes: &[u8], side: usize) -> Result<Plan> {
