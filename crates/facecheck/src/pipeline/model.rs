@@ -221,14 +221,16 @@ fn dequantize(
         }
         (dims[axis], dims[axis + 1..].iter().product())
     };
-    let raw: Vec<u8> = values
-        .iter()
-        .enumerate()
-        .flat_map(|(i, &q)| {
-            let c = (i / inner) % channels;
-            ((q - zero_points[c]) as f32 * scales[c]).to_le_bytes()
-        })
-        .collect();
+    // One run of `inner` values per channel index, in turn: (i / inner) % channels is constant over each run.
+    let mut raw = vec![0u8; values.len() * 4];
+    let runs = values.chunks(inner.max(1)).zip(raw.chunks_mut(inner.max(1) * 4));
+    for (run, (chunk, bytes)) in runs.enumerate() {
+        let c = run % channels;
+        let (zero_point, scale) = (zero_points[c], scales[c]);
+        for (&q, out) in chunk.iter().zip(bytes.chunks_exact_mut(4)) {
+            out.copy_from_slice(&((q - zero_point) as f32 * scale).to_le_bytes());
+        }
+    }
     Ok(TensorProto {
         dims: quantized.dims.clone(),
         data_type: DataType::Float as i32,
