@@ -73,13 +73,15 @@ class CheckInFlow(
     fun reconcile(): FlowState {
         val current = state
         if (current is FlowState.AwaitingSelfie && now() >= current.expiresAt) set(FlowState.Ready)
+        // A check-in left Sending (the process died before the answer) is in the outbox until delivered.
+        return deliverOrQueue()
+    }
+
+    /** Sends the outbox; a check-in still waiting for its verdict afterwards is left queued. */
+    private fun deliverOrQueue(): FlowState {
         deliverOutbox(force = true)
         val after = state
-        if (after is FlowState.Sending) {
-            // Signed and stored, then the process died before the answer: it is in the outbox until delivered.
-            set(FlowState.Queued(after.block, after.outcome, after.retake, after.outboxId, after.token))
-        }
-        return state
+        return if (after is FlowState.Sending) set(after.queued()) else after
     }
 
     /**
@@ -175,12 +177,7 @@ class CheckInFlow(
             StatementKind.CHECKIN, result.token(), enrolled.server, now(), JSONObject().put("block", challenge.block)
         )
         set(FlowState.Sending(challenge.block, result.outcome(), result.retakeReason(), item.id, result.token()))
-        deliverOutbox(force = true)
-        val after = state
-        if (after is FlowState.Sending) {
-            set(FlowState.Queued(after.block, after.outcome, after.retake, after.outboxId, after.token))
-        }
-        return state
+        return deliverOrQueue()
     }
 
     /**
@@ -192,7 +189,7 @@ class CheckInFlow(
         val enrolled = profile ?: throw FlowException("not_enrolled", "nothing to review on this phone")
         val token = when (val current = state) {
             is FlowState.Decided -> current.token
-            is FlowState.Queued -> current.token
+            is FlowState.Signed -> current.token
             else -> null
         }
         val request = device.engine().reviewRequest(token, reason)
@@ -257,32 +254,22 @@ class CheckInFlow(
 
     private fun answered(delivery: Outbox.Delivery) {
         val item = delivery.item
-        val current = state
-        val waitingFor = when (current) {
-            is FlowState.Sending -> current.outboxId
-            is FlowState.Queued -> current.outboxId
-            else -> null
-        }
+        val waiting = (state as? FlowState.Signed)?.takeIf { it.outboxId == item.id }
         when (delivery) {
-            is Outbox.Delivery.Delivered -> {
-                if (item.kind == StatementKind.CHECKIN && item.id == waitingFor) {
+            is Outbox.Delivery.Delivered -> when {
+                waiting != null -> {
                     val verdict = apiFor(item.server).verdictOf(delivery.answer)
-                    val (block, outcome, retake, token) = when (current) {
-                        is FlowState.Sending -> listOf(current.block, current.outcome, current.retake, current.token)
-                        is FlowState.Queued -> listOf(current.block, current.outcome, current.retake, current.token)
-                        else -> return
-                    }
-                    set(FlowState.Decided(block!!, outcome!!, retake, verdict.verdict, verdict.reason, token!!))
-                } else if (item.kind == StatementKind.CHECKIN) {
+                    set(FlowState.Decided(waiting.block, waiting.outcome, waiting.retake, verdict.verdict, verdict.reason, waiting.token))
+                }
+                item.kind == StatementKind.CHECKIN -> {
                     val verdict = apiFor(item.server).verdictOf(delivery.answer)
                     addNotice(Notice(item.kind, "verdict_" + verdict.verdict, verdict.reason))
-                } else if (item.kind != StatementKind.REGISTRATION) {
-                    addNotice(Notice(item.kind, "delivered", ""))
                 }
+                item.kind != StatementKind.REGISTRATION -> addNotice(Notice(item.kind, "delivered", ""))
             }
             is Outbox.Delivery.Rejected -> {
                 addNotice(Notice(item.kind, delivery.error.code, delivery.error.message ?: ""))
-                if (item.id == waitingFor) set(FlowState.Failed("fleet_refused", delivery.error.code))
+                if (waiting != null) set(FlowState.Failed("fleet_refused", delivery.error.code))
                 if (item.kind == StatementKind.REGISTRATION && profile?.server == item.server) {
                     set(FlowState.Failed("registration_refused", delivery.error.code))
                 }

@@ -20,15 +20,37 @@ sealed class FlowState {
     class AwaitingSelfie(val block: String, val nonce: String, val lastCounter: Long, val expiresAt: Long) : FlowState()
 
     /**
-     * The phone signed its decision (`outcome`, with what to fix for a retake in `retake`) and stored it in the
-     * outbox as item `outboxId`; the fleet's answer is awaited.
+     * A check-in the phone signed (`outcome`, with what to fix for a retake in `retake`) and stored in the outbox as
+     * item `outboxId`, whose verdict the fleet has not given yet.
      */
-    class Sending(val block: String, val outcome: String, val retake: String?, val outboxId: Long, val token: String) :
-        FlowState()
+    abstract class Signed(
+        val block: String,
+        val outcome: String,
+        val retake: String?,
+        val outboxId: Long,
+        val token: String
+    ) : FlowState() {
+        /** `sending` or `queued`, as saved. */
+        internal abstract val name: String
+
+        internal fun signedJson(): JSONObject = JSONObject().put("state", name).put("block", block)
+            .put("outcome", outcome).put("retake", retake ?: "").put("outbox_id", outboxId).put("token", token)
+    }
+
+    /** Signed and stored; being sent now. */
+    class Sending(block: String, outcome: String, retake: String?, outboxId: Long, token: String) :
+        Signed(block, outcome, retake, outboxId, token) {
+        override val name = "sending"
+
+        /** The same check-in, left for the outbox to send later. */
+        fun queued() = Queued(block, outcome, retake, outboxId, token)
+    }
 
     /** Signed and stored, but not delivered yet (no network): the outbox sends it when it can. */
-    class Queued(val block: String, val outcome: String, val retake: String?, val outboxId: Long, val token: String) :
-        FlowState()
+    class Queued(block: String, outcome: String, retake: String?, outboxId: Long, token: String) :
+        Signed(block, outcome, retake, outboxId, token) {
+        override val name = "queued"
+    }
 
     /** The fleet's verdict on the check-in: `accepted`, `review` (a person looks at it) or `refused` (`retake`). */
     class Decided(
@@ -49,8 +71,7 @@ sealed class FlowState {
         is LockedOut -> JSONObject().put("state", "locked_out").put("until", until)
         is AwaitingSelfie -> JSONObject().put("state", "awaiting_selfie").put("block", block).put("nonce", nonce)
             .put("last_counter", lastCounter).put("expires_at", expiresAt)
-        is Sending -> signed("sending", block, outcome, retake, outboxId, token)
-        is Queued -> signed("queued", block, outcome, retake, outboxId, token)
+        is Signed -> signedJson()
         is Decided -> JSONObject().put("state", "decided").put("block", block).put("outcome", outcome)
             .put("retake", retake ?: "").put("verdict", verdict).put("reason", reason).put("token", token)
         is Failed -> JSONObject().put("state", "failed").put("reason", reason).put("detail", detail)
@@ -59,10 +80,6 @@ sealed class FlowState {
     override fun toString(): String = toJson().toString()
 
     companion object {
-        private fun signed(state: String, block: String, outcome: String, retake: String?, id: Long, token: String) =
-            JSONObject().put("state", state).put("block", block).put("outcome", outcome).put("retake", retake ?: "")
-                .put("outbox_id", id).put("token", token)
-
         fun fromJson(json: JSONObject): FlowState {
             val retake = json.optString("retake", "").takeIf { it.isNotEmpty() }
             return when (val state = json.getString("state")) {
