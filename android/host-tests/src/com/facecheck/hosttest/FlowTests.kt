@@ -99,7 +99,9 @@ class Network(private val real: Transport) : Transport {
     @Volatile var mode = "up"
 
     override fun exchange(method: String, path: String, jsonBody: String?): HttpAnswer {
-        if (mode == "down") throw IOException("network unreachable")
+        if (mode == "down" || (mode == "registrations-down" && path == "/v1/registrations")) {
+            throw IOException("network unreachable")
+        }
         val answer = real.exchange(method, path, jsonBody)
         if (mode == "lose-answers") throw IOException("connection reset after the request was sent")
         return answer
@@ -275,8 +277,16 @@ class FlowSuite(private val repo: File, fleetBinary: File, private val work: Fil
             val devices = fleet.admin("devices")
             check(devices.contains("erased")) { devices }
         }
-        test("enroll again on the reset phone with a new code: a new device key, check-ins accepted") {
+        test("enroll again with a new code; the registration lost before it was stored is signed again") {
+            network.mode = "registrations-down"
             check(enroll() is FlowState.Ready) { flow.state.toString() }
+            val waiting = flow.outbox.items().single()
+            check(waiting.kind == StatementKind.REGISTRATION)
+            flow.outbox.remove(waiting.id) // as if the process had died before storing it
+            network.mode = "up"
+            val first = flow.startCheckIn("block-1500")
+            check(first is FlowState.Failed && first.reason == "not_registered_yet") { first.toString() }
+            check(flow.outbox.isEmpty()) { "the statement signed again was not delivered" }
             decided(checkIn("block-1500", "obama2.jpg"), "accepted")
         }
         test("another person: the phone signs no_match and the fleet puts it up for review; the 5th locks the phone") {

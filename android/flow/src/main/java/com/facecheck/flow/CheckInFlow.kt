@@ -113,9 +113,11 @@ class CheckInFlow(
             invite.server, info.fleet, info.driver, engine.status().deviceKeyId(), info.fleetKey, invite.code,
             consentNotice, consentAcceptedAt
         )
-        outbox.add(StatementKind.REGISTRATION, statement, enrolled.server, now())
+        // The profile first: a process that dies before the statement is stored finds it missing at the first
+        // challenge (`key_unknown` with no registration waiting) and signs it again from the profile.
         profileFile.write(enrolled.toJson().toString())
         profile = enrolled
+        outbox.add(StatementKind.REGISTRATION, statement, enrolled.server, now())
         set(FlowState.Ready)
         deliverOutbox(force = true)
         return state
@@ -140,8 +142,15 @@ class CheckInFlow(
             return set(FlowState.Failed("offline", e.message ?: ""))
         } catch (e: FleetError.Refused) {
             val registrationWaiting = outbox.items().any { it.kind == StatementKind.REGISTRATION }
+            if (e.code == "key_unknown" && !registrationWaiting) {
+                // The registration never reached the outbox (the process died in between): sign it again.
+                val statement = device.engine()
+                    .registrationStatement(enrolled.code, enrolled.consentNotice, enrolled.consentAcceptedAt)
+                outbox.add(StatementKind.REGISTRATION, statement, enrolled.server, now())
+                deliverOutbox(force = true)
+            }
             val reason = when {
-                e.code == "key_unknown" && registrationWaiting -> "not_registered_yet"
+                e.code == "key_unknown" -> "not_registered_yet"
                 e.code == "key_not_active" -> "key_revoked"
                 e.code == "invalid_block" -> "invalid_block"
                 else -> "fleet_refused"
