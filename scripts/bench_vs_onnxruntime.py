@@ -202,7 +202,7 @@ def ort_stages(models, signer, path, template, counter):
     outcome = timed("match", lambda: "match" if ref.distance(reference, embedding) < 0.5 else "no_match")
     timed("sign", lambda: signer.sign({
         "sub": "driver", "aud": "fleet", "blk": "block", "nonce": "nonce", "iat": 1800000000, "ctr": counter,
-        "res": outcome, "live": min(live.values()) > 0.2, "att": 1, "mdl": "0" * 64, "pol": "policy", "ver": "0.1.0"}))
+        "res": outcome, "live": min(live.values()) > 0.2, "lvm": "passive", "att": 1, "mdl": "0" * 64, "pol": "policy", "ver": "0.1.0"}))
     return ms, embedding
 
 

@@ -41,6 +41,7 @@ fn pipeline(c: &mut Criterion) {
         counter: 1,
         outcome: Outcome::Match,
         liveness_passed: true,
+        liveness_method: facecheck_attest::LivenessMethod::Passive,
         attempts: 1,
         model_manifest: model_digest(),
         policy: policy_id(),

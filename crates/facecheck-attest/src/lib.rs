@@ -20,7 +20,7 @@
 //!           "ctr":<u64, strictly increasing per device>,
 //!           "res":"match"|"no_match"|"spoof_suspected"|"no_face"|"poor_quality"
 //!                 |"locked_out"|"erased",
-//!           "live":<bool>, "att":<u32 attempts>,
+//!           "live":<bool>, "lvm":"passive"|"active", "att":<u32 attempts>,
 //!           "mdl":<sha256 hex of the model manifest>,
 //!           "pol":<threshold/policy id>, "ver":<library version>}
 //! signature  Ed25519 over the ASCII bytes base64url(header) "." base64url(payload)
@@ -51,7 +51,7 @@
 //!
 //! ```
 //! use facecheck_attest::{
-//!     verify_attestation, Claims, CounterState, DeviceKey, Expectations, ManifestDigest,
+//!     verify_attestation, Claims, CounterState, DeviceKey, Expectations, LivenessMethod, ManifestDigest,
 //!     Outcome, Registry, VerifyError, DEFAULT_SKEW_SECS,
 //! };
 //! use ring::rand::SystemRandom;
@@ -74,6 +74,7 @@
 //!     counter: 1,
 //!     outcome: Outcome::Match,
 //!     liveness_passed: true,
+//!     liveness_method: LivenessMethod::Active,
 //!     attempts: 1,
 //!     model_manifest: ManifestDigest::of_manifest(b"manifest bytes"),
 //!     policy: "fmr-1e-4".into(),
@@ -114,7 +115,9 @@ pub mod wire;
 pub use signing::device_key::DeviceKey;
 pub use signing::fleet_key::{FleetKey, InvalidEvidence};
 pub use signing::KeyError;
-pub use statements::attestation::{Claims, InvalidManifestDigest, ManifestDigest, Outcome, ATTESTATION_CLAIMS};
+pub use statements::attestation::{
+    Claims, InvalidManifestDigest, LivenessMethod, ManifestDigest, Outcome, ATTESTATION_CLAIMS,
+};
 pub use statements::evidence::{EvidenceClaims, EvidenceKind, EVIDENCE_CLAIMS};
 pub use statements::registration::{
     normalize_code, CodeBinding, Consent, InvalidCodeBinding, RegistrationClaims, REGISTRATION_CLAIMS,

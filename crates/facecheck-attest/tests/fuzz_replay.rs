@@ -33,6 +33,7 @@ fn payload(seed: &[u8; 32]) -> Value {
         "ctr": harness::LAST_COUNTER + 1,
         "res": "match",
         "live": true,
+        "lvm": "passive",
         "att": 1,
         "mdl": "5f0c4e1f1b3ad6c8c6f2d0b0a2e7c3b4d5e6f708192a3b4c5d6e7f8091a2b3c4",
         "pol": "fmr-1e-4",
@@ -305,8 +306,8 @@ fn token_shaped_inputs_signed_by_the_registered_key() {
         Just(json!({})),
     ];
     let names = prop::sample::select(vec![
-        "alg", "typ", "kid", "jwk", "iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "att", "mdl",
-        "pol", "ver", "pur", "crit", "score",
+        "alg", "typ", "kid", "jwk", "iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "lvm", "att",
+        "mdl", "pol", "ver", "pur", "crit", "score",
     ]);
     let edit = (names, prop::option::of(scalar), any::<bool>());
     let mut runner = seeded_runner(5_000);

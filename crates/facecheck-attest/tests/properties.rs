@@ -3,7 +3,8 @@
 mod support;
 
 use facecheck_attest::{
-    verify_attestation, Claims, Expectations, KeyId, ManifestDigest, Outcome, Registry, VerifyError, ATTESTATION_CLAIMS,
+    verify_attestation, Claims, Expectations, KeyId, LivenessMethod, ManifestDigest, Outcome, Registry, VerifyError,
+    ATTESTATION_CLAIMS,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -27,10 +28,10 @@ const CHECK_IN_OUTCOMES: [Outcome; 6] = [
 fn arb_claims() -> impl Strategy<Value = Claims> {
     (
         (text(0), text(0), text(0), text(1)),
-        (any::<u64>(), any::<u64>(), 0..CHECK_IN_OUTCOMES.len(), any::<bool>(), any::<u32>()),
+        (any::<u64>(), any::<u64>(), 0..CHECK_IN_OUTCOMES.len(), any::<bool>(), any::<bool>(), any::<u32>()),
         (any::<[u8; 32]>(), text(0), text(0)),
     )
-        .prop_map(|((driver, fleet, block, nonce), (iat, ctr, res, live, att), (mdl, pol, ver))| Claims {
+        .prop_map(|((driver, fleet, block, nonce), (iat, ctr, res, live, active, att), (mdl, pol, ver))| Claims {
             driver,
             fleet,
             block,
@@ -39,6 +40,7 @@ fn arb_claims() -> impl Strategy<Value = Claims> {
             counter: ctr,
             outcome: CHECK_IN_OUTCOMES[res],
             liveness_passed: live,
+            liveness_method: if active { LivenessMethod::Active } else { LivenessMethod::Passive },
             attempts: att,
             model_manifest: ManifestDigest::of_manifest(&mdl),
             policy: pol,
@@ -151,6 +153,12 @@ fn altered(name: &str, original: &Value, n: u64, bytes: [u8; 32], s: &str) -> Va
             json!(if n == orig { n.wrapping_add(1) } else { n })
         }
         "live" => json!(!original.as_bool().expect("bool claim")),
+        "lvm" => {
+            let orig = LivenessMethod::parse(original.as_str().expect("string")).expect("method");
+            json!(
+                if orig == LivenessMethod::Passive { LivenessMethod::Active } else { LivenessMethod::Passive }.as_str()
+            )
+        }
         "res" => {
             let orig = Outcome::parse(original.as_str().expect("string")).expect("outcome");
             let index = Outcome::ALL.iter().position(|o| *o == orig).expect("listed");

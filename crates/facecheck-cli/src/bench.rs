@@ -93,6 +93,7 @@ pub fn stages(models: &Path, args: &StagesArgs) -> Result<(), String> {
                 counter: counter as u64 + 1,
                 outcome,
                 liveness_passed: liveness.is_live,
+                liveness_method: facecheck_attest::LivenessMethod::Passive,
                 attempts: 1,
                 model_manifest: model_digest(),
                 policy: policy_id(),

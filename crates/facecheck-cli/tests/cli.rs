@@ -305,6 +305,7 @@ impl Device {
             counter,
             outcome: facecheck_attest::Outcome::Match,
             liveness_passed: true,
+            liveness_method: facecheck_attest::LivenessMethod::Passive,
             attempts: 1,
             model_manifest: facecheck_attest::ManifestDigest::of_manifest(b"{}"),
             policy: "test".to_owned(),

@@ -292,6 +292,7 @@ fn main() {
                         counter: sim.counter,
                         outcome: Outcome::Match,
                         liveness_passed: true,
+                        liveness_method: facecheck_attest::LivenessMethod::Passive,
                         attempts: 1,
                         model_manifest: manifest(),
                         policy: "fmr-1e-4".into(),

@@ -51,7 +51,7 @@ pub mod web;
 use std::future::Future;
 
 pub use db::{Db, DbError, DEFAULT_DB_URL};
-pub use service::{Config, Policy, Service};
+pub use service::{liveness_method_is_enough, Config, Policy, PolicyChange, Service};
 
 /// Opens (and migrates) the database at `url` and loads or makes the fleet key.
 pub async fn open_service(url: &str, config: Config) -> Result<Service, DbError> {

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use facecheck_fleet::{auth, views, Config, Db, DEFAULT_DB_URL};
+use facecheck_attest::LivenessMethod;
+use facecheck_fleet::{auth, views, Config, Db, PolicyChange, DEFAULT_DB_URL};
 
 #[derive(Parser)]
 #[command(name = "facecheck-fleet", version, about = "The Facecheck fleet service")]
@@ -123,6 +124,9 @@ enum AdminCommand {
         /// Challenge validity, seconds.
         #[arg(long)]
         challenge_ttl: Option<i64>,
+        /// The liveness check every challenge asks for: passive (one still) or active (the head-turn challenge).
+        #[arg(long, value_parser = parse_liveness)]
+        liveness: Option<LivenessMethod>,
     },
 }
 
@@ -152,6 +156,10 @@ fn main() -> ExitCode {
 }
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn parse_liveness(text: &str) -> std::result::Result<LivenessMethod, String> {
+    LivenessMethod::parse(text).ok_or_else(|| format!("'{text}' is not a liveness method: passive or active"))
+}
 
 fn api_err(e: facecheck_fleet::error::ApiError) -> Box<dyn std::error::Error> {
     format!("{} ({})", e.message, e.code).into()
@@ -250,18 +258,27 @@ async fn admin(command: AdminCommand) -> Result<()> {
             print(&serde_json::Value::Array(views::devices(&db).await?));
             db.close().await;
         }
-        AdminCommand::Policy { db, fleet, failed_attempt_limit, accepted_key_kinds, code_ttl, challenge_ttl } => {
+        AdminCommand::Policy {
+            db,
+            fleet,
+            failed_attempt_limit,
+            accepted_key_kinds,
+            code_ttl,
+            challenge_ttl,
+            liveness,
+        } => {
             let s = service(&db, None).await?;
-            let policy = if failed_attempt_limit.is_none()
-                && accepted_key_kinds.is_none()
-                && code_ttl.is_none()
-                && challenge_ttl.is_none()
-            {
+            let change = PolicyChange {
+                failed_attempt_limit,
+                accepted_key_kinds,
+                code_ttl_secs: code_ttl,
+                challenge_ttl_secs: challenge_ttl,
+                liveness,
+            };
+            let policy = if change.is_empty() {
                 s.policy(&fleet).await?
             } else {
-                s.set_policy("cli", &fleet, failed_attempt_limit, accepted_key_kinds, code_ttl, challenge_ttl)
-                    .await
-                    .map_err(api_err)?
+                s.set_policy("cli", &fleet, &change).await.map_err(api_err)?
             };
             print(&serde_json::to_value(policy)?);
             s.db.close().await;

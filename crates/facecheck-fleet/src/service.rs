@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use facecheck_attest::{
     peek_key_id, statement_hash, verify_attestation, verify_erasure_receipt, verify_registration, verify_review,
     DeviceStatus, ErasureExpectations, EvidenceClaims, EvidenceKind, Expectations, FleetKey, KeyId, KnownDevice,
-    Outcome, RegistrationError, RegistrationExpectations, ReviewExpectations, VerifyError, DEFAULT_SKEW_SECS,
-    MAX_TOKEN_LEN,
+    LivenessMethod, Outcome, RegistrationError, RegistrationExpectations, ReviewExpectations, VerifyError,
+    DEFAULT_SKEW_SECS, MAX_TOKEN_LEN,
 };
 use serde_json::{json, Value};
 
@@ -71,6 +71,42 @@ pub struct Policy {
     pub challenge_ttl_secs: i64,
     /// Maximum age of an erasure receipt, seconds.
     pub erasure_max_age_secs: i64,
+    /// The liveness check every challenge asks for; a check-in that ran a weaker one is refused
+    /// ([`liveness_method_is_enough`]).
+    pub liveness: LivenessMethod,
+}
+
+/// A change to a fleet's policy: the fields that are `Some` are set, the others kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyChange {
+    /// See [`Policy::failed_attempt_limit`], 1-10,000.
+    pub failed_attempt_limit: Option<i64>,
+    /// See [`Policy::accepted_key_kinds`], not empty.
+    pub accepted_key_kinds: Option<Vec<String>>,
+    /// See [`Policy::code_ttl_secs`], 60 s to 30 days.
+    pub code_ttl_secs: Option<i64>,
+    /// See [`Policy::challenge_ttl_secs`], 30 s to a day.
+    pub challenge_ttl_secs: Option<i64>,
+    /// See [`Policy::liveness`].
+    pub liveness: Option<LivenessMethod>,
+}
+
+impl PolicyChange {
+    /// Whether the change sets nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == PolicyChange::default()
+    }
+}
+
+/// Whether a check-in's liveness method (its `lvm` claim) is what its challenge asked for. The challenge's
+/// requirement is the fleet's policy when the challenge was issued, so a policy change does not strand a driver
+/// mid-check-in; `active` is accepted where `passive` was asked (it includes the passive check).
+pub fn liveness_method_is_enough(asked: LivenessMethod, ran: LivenessMethod) -> bool {
+    match asked {
+        LivenessMethod::Passive => true,
+        LivenessMethod::Active => ran == LivenessMethod::Active,
+    }
 }
 
 /// The service: the database, the fleet's signing key and the settings. Cheap to clone.
@@ -261,20 +297,15 @@ impl Service {
                 code_ttl_secs: 86_400,
                 challenge_ttl_secs: 600,
                 erasure_max_age_secs: 30 * 86_400,
+                liveness: LivenessMethod::Passive,
             },
         })
     }
 
     /// Changes a fleet's policy (creating its row), with an audit entry.
-    pub async fn set_policy(
-        &self,
-        actor: &str,
-        fleet: &str,
-        failed_attempt_limit: Option<i64>,
-        accepted_key_kinds: Option<Vec<String>>,
-        code_ttl_secs: Option<i64>,
-        challenge_ttl_secs: Option<i64>,
-    ) -> Result<Policy, ApiError> {
+    pub async fn set_policy(&self, actor: &str, fleet: &str, change: &PolicyChange) -> Result<Policy, ApiError> {
+        let PolicyChange { failed_attempt_limit, accepted_key_kinds, code_ttl_secs, challenge_ttl_secs, liveness } =
+            change.clone();
         if !is_valid_id(fleet) {
             return Err(ApiError::bad_request("invalid_id", "fleet ids are 1-64 characters of A-Z a-z 0-9 . _ - : @"));
         }
@@ -303,6 +334,9 @@ impl Service {
         }
         if let Some(n) = challenge_ttl_secs {
             tx.exec("UPDATE fleets SET challenge_ttl_secs = $1 WHERE id = $2", args![n, fleet]).await?;
+        }
+        if let Some(method) = liveness {
+            tx.exec("UPDATE fleets SET liveness_required = $1 WHERE id = $2", args![method.as_str(), fleet]).await?;
         }
         let row = tx.row("SELECT * FROM fleets WHERE id = $1", args![fleet]).await?.ok_or_else(ApiError::internal)?;
         let policy = policy_of(&row);
@@ -660,9 +694,9 @@ impl Service {
         let expires_at = now + policy.challenge_ttl_secs;
         self.db
             .exec(
-                "INSERT INTO challenges (nonce, kid, fleet, driver, block, issued_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                args![&nonce, kid.as_str(), &key.fleet, &key.driver, block, now, expires_at],
+                "INSERT INTO challenges (nonce, kid, fleet, driver, block, issued_at, expires_at, liveness) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                args![&nonce, kid.as_str(), &key.fleet, &key.driver, block, now, expires_at, policy.liveness.as_str()],
             )
             .await?;
         tracing::info!(%kid, driver = key.driver, "challenge issued");
@@ -670,7 +704,7 @@ impl Service {
             StatusCode::CREATED,
             json!({
                 "nonce": nonce, "block": block, "expires_at": expires_at, "server_time": now,
-                "last_counter": key.last_counter, "liveness": "passive",
+                "last_counter": key.last_counter, "liveness": policy.liveness.as_str(),
             }),
         ))
     }
@@ -754,8 +788,10 @@ impl Service {
         if let Some(answer) = stored_checkin_tx(tx, st).await? {
             return Ok(answer);
         }
-        let sql =
-            format!("SELECT kid, expires_at, used_at, used_by FROM challenges WHERE nonce = $1{}", tx.for_update());
+        let sql = format!(
+            "SELECT kid, expires_at, used_at, used_by, liveness FROM challenges WHERE nonce = $1{}",
+            tx.for_update()
+        );
         let challenge = tx
             .row(&sql, args![&claims.nonce])
             .await?
@@ -810,7 +846,10 @@ impl Service {
             .map(|r| r.i64("n"))
             .unwrap_or(0);
         let outcome = claims.outcome;
+        let asked = LivenessMethod::parse(&challenge.str("liveness")).unwrap_or(LivenessMethod::Active);
+        let method_too_weak = !liveness_method_is_enough(asked, claims.liveness_method);
         let (verdict, reason) = match outcome {
+            Outcome::Match if method_too_weak => ("refused", "liveness_method"),
             Outcome::Match if failures >= limit => ("review", "attempt_limit"),
             Outcome::Match if gap > 0 => ("review", "counter_gap"),
             Outcome::Match => ("accepted", ""),
@@ -837,8 +876,8 @@ impl Service {
         }
         tx.exec(
             "INSERT INTO checkins (id, statement_hash, nonce, kid, fleet, driver, block, counter, counter_gap, outcome, \
-             attempts, liveness, verdict, reason, issued_at, received_at, evidence) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             attempts, liveness, liveness_method, verdict, reason, issued_at, received_at, evidence) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             args![
                 &id,
                 st,
@@ -852,6 +891,7 @@ impl Service {
                 outcome.as_str(),
                 i64::from(claims.attempts),
                 i64::from(claims.liveness_passed),
+                claims.liveness_method.as_str(),
                 verdict,
                 reason,
                 i(claims.issued_at),
@@ -863,6 +903,10 @@ impl Service {
         let mut kinds: Vec<(&str, String)> = Vec::new();
         if matches!(outcome, Outcome::NoMatch | Outcome::SpoofSuspected | Outcome::LockedOut) {
             kinds.push((outcome.as_str(), format!("block {}", claims.block)));
+        }
+        if reason == "liveness_method" {
+            let detail = format!("the challenge asked for {asked} liveness; the phone ran {}", claims.liveness_method);
+            kinds.push(("liveness_method", detail));
         }
         if reason == "attempt_limit" {
             kinds.push(("attempt_limit", format!("{failures} failed attempts in 24 h (limit {limit})")));
@@ -1211,6 +1255,8 @@ fn policy_of(row: &Row) -> Policy {
         code_ttl_secs: row.i64("code_ttl_secs"),
         challenge_ttl_secs: row.i64("challenge_ttl_secs"),
         erasure_max_age_secs: row.i64("erasure_max_age_secs"),
+        // The column is written only from a LivenessMethod; anything else would be a hand edit, read as the stricter.
+        liveness: LivenessMethod::parse(&row.str("liveness_required")).unwrap_or(LivenessMethod::Active),
     }
 }
 

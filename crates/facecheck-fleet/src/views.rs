@@ -8,8 +8,8 @@ use crate::util;
 
 /// Recorded check-ins, newest first: all, or one driver's, received at or after `since`.
 pub async fn checkins(db: &Db, driver: Option<&str>, since: Option<i64>, limit: i64) -> Result<Vec<Value>, DbError> {
-    let mut sql = "SELECT id, kid, fleet, driver, block, counter, counter_gap, outcome, attempts, liveness, verdict, \
-                   reason, issued_at, received_at FROM checkins WHERE received_at >= $1"
+    let mut sql = "SELECT id, kid, fleet, driver, block, counter, counter_gap, outcome, attempts, liveness, \
+                   liveness_method, verdict, reason, issued_at, received_at FROM checkins WHERE received_at >= $1"
         .to_owned();
     let mut params: Vec<Arg> = args![since.unwrap_or(0)];
     if let Some(driver) = driver {
@@ -25,6 +25,7 @@ pub async fn checkins(db: &Db, driver: Option<&str>, since: Option<i64>, limit: 
                 "id": r.str("id"), "kid": r.str("kid"), "fleet": r.str("fleet"), "driver": r.str("driver"),
                 "block": r.str("block"), "outcome": r.str("outcome"), "counter": r.i64("counter"),
                 "counter_gap": r.i64("counter_gap"), "attempts": r.i64("attempts"), "liveness": r.i64("liveness") == 1,
+                "liveness_method": r.str("liveness_method"),
                 "verdict": r.str("verdict"), "reason": r.str("reason"), "issued_at": r.i64("issued_at"),
                 "received_at": r.i64("received_at"), "received": util::rfc3339(r.i64("received_at")),
             })

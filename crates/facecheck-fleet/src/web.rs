@@ -20,7 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::auth::{self, Session, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::codes;
 use crate::error::{ApiError, Form, Json, Path, Query};
-use crate::service::Service;
+use crate::service::{PolicyChange, Service};
 use crate::util;
 use crate::views;
 
@@ -351,32 +351,13 @@ async fn api_get_policy(
     Ok(axum::Json(s.service.policy(&fleet).await?).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicyBody {
-    failed_attempt_limit: Option<i64>,
-    accepted_key_kinds: Option<Vec<String>>,
-    code_ttl_secs: Option<i64>,
-    challenge_ttl_secs: Option<i64>,
-}
-
 async fn api_set_policy(
     State(s): State<AppState>,
     admin: AdminApi,
     Path(fleet): Path<String>,
-    Json(b): Json<PolicyBody>,
+    Json(change): Json<PolicyChange>,
 ) -> Result<Response, ApiError> {
-    let policy = s
-        .service
-        .set_policy(
-            &admin.actor,
-            &fleet,
-            b.failed_attempt_limit,
-            b.accepted_key_kinds,
-            b.code_ttl_secs,
-            b.challenge_ttl_secs,
-        )
-        .await?;
+    let policy = s.service.set_policy(&admin.actor, &fleet, &change).await?;
     Ok(axum::Json(policy).into_response())
 }
 

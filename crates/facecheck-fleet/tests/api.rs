@@ -3,7 +3,7 @@
 
 mod support;
 
-use facecheck_attest::{statement_hash, Consent, EvidenceKind, Outcome, ReviewReason};
+use facecheck_attest::{statement_hash, Consent, EvidenceKind, LivenessMethod, Outcome, ReviewReason};
 use facecheck_fleet::testing::TestServer;
 use reqwest::Method;
 use serde_json::json;
@@ -271,6 +271,50 @@ async fn attempt_limit(api: Api, server: &TestServer) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleets_failed_attempt_limit_binds_until_a_person_clears_it() {
     each_backend!(attempt_limit);
+}
+
+async fn liveness_policy(api: Api, server: &TestServer) {
+    let admin = server.admin_token().await.unwrap();
+    let mut d = enrolled(&api, server, "fleet-act", "driver-7").await;
+    let ask = |d: &Device| api.post("/v1/challenges", json!({"kid": d.kid(), "block": "b"}));
+    let (_, body) = ask(&d).await;
+    assert_eq!(body["liveness"], "passive", "the default asks for the passive check");
+    // A challenge issued before the policy changes keeps what it asked for.
+    let (_, before) = ask(&d).await;
+    let (status, policy) =
+        api.admin(Method::PUT, "/v1/admin/fleets/fleet-act/policy", &admin, Some(json!({"liveness": "active"}))).await;
+    assert_eq!((status, policy["liveness"].as_str()), (200, Some("active")), "{policy}");
+    let (status, body) =
+        api.admin(Method::PUT, "/v1/admin/fleets/fleet-act/policy", &admin, Some(json!({"liveness": "blink"}))).await;
+    assert_eq!((status, code_of(&body)), (422, "invalid_body"), "an unknown method is refused");
+    let token = d.checkin(before["nonce"].as_str().unwrap(), "b", Outcome::Match);
+    let (_, body) = api.post("/v1/checkins", json!({"token": token})).await;
+    assert_eq!(body["verdict"], "accepted", "{body}");
+
+    // Active asked, passive ran: refused, and a person is told.
+    let (_, body) = ask(&d).await;
+    assert_eq!(body["liveness"], "active");
+    let token = d.checkin(body["nonce"].as_str().unwrap(), "b", Outcome::Match);
+    let (_, body) = api.post("/v1/checkins", json!({"token": token})).await;
+    assert_eq!((body["verdict"].as_str(), body["reason"].as_str()), (Some("refused"), Some("liveness_method")));
+    let (_, reviews) = api.admin(Method::GET, "/v1/admin/reviews", &admin, None).await;
+    let review = reviews.as_array().unwrap().iter().find(|r| r["kind"] == "liveness_method").expect("a review");
+    assert_eq!(review["driver"], "driver-7");
+
+    // Active asked, active ran: accepted, and the method is recorded.
+    let (_, body) = ask(&d).await;
+    let mut claims = d.claims(body["nonce"].as_str().unwrap(), "b", Outcome::Match);
+    claims.liveness_method = LivenessMethod::Active;
+    let (_, body) = api.post("/v1/checkins", json!({"token": d.key.sign(&claims)})).await;
+    assert_eq!(body["verdict"], "accepted", "{body}");
+    let (_, rows) = api.admin(Method::GET, "/v1/admin/checkins?driver=driver-7", &admin, None).await;
+    let methods: Vec<_> = rows.as_array().unwrap().iter().map(|r| r["liveness_method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["active", "passive", "passive"], "newest first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_that_requires_the_active_challenge_refuses_a_passive_match() {
+    each_backend!(liveness_policy);
 }
 
 async fn challenge_binding(api: Api, server: &TestServer) {

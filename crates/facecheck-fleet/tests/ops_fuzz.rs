@@ -58,7 +58,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let claim = prop::sample::select(vec![
-        "iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "att", "mdl", "pol", "ver", "extra",
+        "iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "lvm", "att", "mdl", "pol", "ver", "extra",
     ]);
     prop_oneof![
         (any::<usize>(), 0u8..8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),

@@ -93,6 +93,7 @@ fn main() {
             counter: k + 1,
             outcome,
             liveness_passed: liveness.is_live,
+            liveness_method: facecheck_attest::LivenessMethod::Passive,
             attempts: 1,
             model_manifest: model_digest(),
             policy: policy_id(),

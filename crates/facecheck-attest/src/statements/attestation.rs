@@ -13,8 +13,8 @@ use crate::wire::key_id::KeyId;
 /// All are required and no other claim is accepted.
 ///
 /// [`DeviceKey::sign`]: crate::DeviceKey::sign
-pub const ATTESTATION_CLAIMS: [&str; 13] =
-    ["iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "att", "mdl", "pol", "ver"];
+pub const ATTESTATION_CLAIMS: [&str; 14] =
+    ["iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "lvm", "att", "mdl", "pol", "ver"];
 
 /// What a check-in decided, the `res` claim. Carries no score and nothing image-derived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,6 +69,43 @@ impl Outcome {
 }
 
 impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which liveness check the device ran, the `lvm` claim: a fleet can require [`LivenessMethod::Active`], and only
+/// the fleet decides whether the method was enough. Says nothing about the result (that is `live`) and carries no
+/// score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LivenessMethod {
+    /// One still frame through the passive anti-spoofing models (`"passive"`).
+    Passive,
+    /// The head-turn challenge derived from the fleet's nonce, its frontal frame also through the passive
+    /// models (`"active"`).
+    Active,
+}
+
+impl LivenessMethod {
+    /// Every method, weakest first.
+    pub const ALL: [LivenessMethod; 2] = [LivenessMethod::Passive, LivenessMethod::Active];
+
+    /// The wire spelling, e.g. `"active"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LivenessMethod::Passive => "passive",
+            LivenessMethod::Active => "active",
+        }
+    }
+
+    /// Parses the wire spelling; `None` for anything else (matching is exact).
+    pub fn parse(text: &str) -> Option<LivenessMethod> {
+        LivenessMethod::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+}
+
+impl fmt::Display for LivenessMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -162,6 +199,9 @@ pub struct Claims {
     /// `live`: whether the liveness check passed.
     #[serde(rename = "live")]
     pub liveness_passed: bool,
+    /// `lvm`: which liveness check the device ran.
+    #[serde(rename = "lvm")]
+    pub liveness_method: LivenessMethod,
     /// `att`: how many attempts this check-in used.
     #[serde(rename = "att")]
     pub attempts: u32,
@@ -201,6 +241,7 @@ fn claim_is_valid(name: &str, value: &Value) -> bool {
         "iat" | "ctr" => value.is_u64(),
         "att" => value.as_u64().is_some_and(|n| u32::try_from(n).is_ok()),
         "live" => value.is_boolean(),
+        "lvm" => value.as_str().and_then(LivenessMethod::parse).is_some(),
         "res" => value.as_str().and_then(Outcome::parse).is_some(),
         "mdl" => value.as_str().is_some_and(|s| ManifestDigest::from_hex(s).is_ok()),
         _ => false,
@@ -220,6 +261,17 @@ mod tests {
         }
         assert_eq!(Outcome::parse("Match"), None);
         assert_eq!(Outcome::parse("match "), None);
+    }
+
+    #[test]
+    fn liveness_method_spellings_round_trip() {
+        for method in LivenessMethod::ALL {
+            let json = serde_json::to_string(&method).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", method.as_str()));
+            assert_eq!(LivenessMethod::parse(method.as_str()), Some(method));
+        }
+        assert_eq!(LivenessMethod::parse("Active"), None);
+        assert_eq!(LivenessMethod::parse("none"), None);
     }
 
     #[test]

@@ -118,6 +118,7 @@ pub fn claims() -> Claims {
         counter: 1,
         outcome: Outcome::Match,
         liveness_passed: true,
+        liveness_method: facecheck_attest::LivenessMethod::Passive,
         attempts: 2,
         model_manifest: manifest(),
         policy: POLICY.into(),

@@ -405,6 +405,7 @@ impl Device {
             counter,
             outcome,
             liveness_passed: outcome == Outcome::Match,
+            liveness_method: facecheck_attest::LivenessMethod::Passive,
             attempts: 1,
             model_manifest: manifest(),
             policy: "fmr-1e-4".into(),

@@ -134,6 +134,7 @@ impl Device {
             counter: self.counter,
             outcome,
             liveness_passed: outcome == Outcome::Match,
+            liveness_method: facecheck_attest::LivenessMethod::Passive,
             attempts: 1,
             model_manifest: ManifestDigest::of_manifest(b"manifest"),
             policy: "fmr-1e-4".into(),

@@ -521,6 +521,7 @@ fn claims(
         counter,
         outcome: verdict.outcome,
         liveness_passed: verdict.live,
+        liveness_method: facecheck_attest::LivenessMethod::Passive,
         attempts,
         model_manifest: model_digest(),
         policy: policy_id(),

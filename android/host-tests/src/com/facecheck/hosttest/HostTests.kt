@@ -220,7 +220,7 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
         test("the token carries no score or image data: only the documented claims") {
             val payload = String(Base64.getUrlDecoder().decode(matchToken.split('.')[1]))
             val names = Regex("\"([a-z]+)\":").findAll(payload).map { it.groupValues[1] }.toSet()
-            val allowed = setOf("iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "att", "mdl", "pol", "ver")
+            val allowed = setOf("iss", "sub", "aud", "blk", "nonce", "iat", "ctr", "res", "live", "lvm", "att", "mdl", "pol", "ver")
             check(allowed.containsAll(names) && names.size == allowed.size) { names.toString() }
         }
         test("the verifier rejects the same token replayed") {
