@@ -20,8 +20,8 @@ mod pipeline;
 // `facecheck::vault`, ...): the folders are how the source is organised, not part of the API.
 pub use device::{checkin, clock, review, vault};
 pub use pipeline::{
-    active, align, challenge, decode, detect, edits, embed, engine, liveness, liveness_rule, model, pose, quality,
-    resample,
+    active, align, challenge, decode, detect, edits, embed, engine, frame, liveness, liveness_rule, model, pose,
+    quality, resample,
 };
 
 pub use active::{ActiveDecision, ActiveFrame, ActiveVerdict, FrameSight};
@@ -33,6 +33,7 @@ pub use detect::{BoundingBox, Detector, Face, FaceChoice};
 pub use embed::{Embedder, Embedding};
 pub use engine::{Comparison, Engine, ModelBytes, Screening};
 pub use error::{Error, QualityIssue, Result};
+pub use frame::{FrameData, Rotation, TimedFrame};
 pub use liveness::{Liveness, LivenessScore};
 pub use liveness_rule::LivenessRule;
 pub use model::Manifest;

@@ -1,10 +1,15 @@
 //! The active liveness check: a sequence of frames in which one face, the same person throughout, shows the head
 //! poses of an [`ActiveChallenge`] in order, and faces the camera in a frame that passes the passive check.
 //!
-//! [`Engine::check_active`] decides, from the frames alone (JPEG or PNG, in time order):
-//! 1. **Bounds.** More than [`MAX_ACTIVE_FRAMES`] frames is an error ([`Error::CheckinFrameCount`]), and so is a
-//!    frame that does not decode within the decoder's limits ([`Error::Selfie`], numbered from 1). Frames are
-//!    decoded one at a time and not kept: the memory of a check is that of one frame, whatever their number.
+//! [`Engine::check_active_timed`] decides, from the frames alone ([`TimedFrame`]: JPEG, PNG or NV21 preview
+//! buffers, each with its capture time; [`Engine::check_active`] takes stills without times):
+//! 1. **Bounds.** Before anything is decoded: more than [`MAX_ACTIVE_FRAMES`] frames is an error
+//!    ([`Error::CheckinFrameCount`]), and so are more than [`MAX_SEQUENCE_BYTES`](crate::pipeline::frame::MAX_SEQUENCE_BYTES) in all
+//!    ([`Error::FramesTooLarge`]), a frame outside its bounds ([`FrameData::check`]: [`Error::Selfie`], numbered from
+//!    1) and a capture time not after the one before it ([`Error::FramesOutOfOrder`]). A sequence lasting more than
+//!    [`MAX_SEQUENCE_MS`] from its first frame to its last is [`ActiveDecision::TooSlow`], decided from the times
+//!    alone. Then a frame that does not decode within the decoder's limits is [`Error::Selfie`]. Frames are decoded
+//!    one at a time and not kept: the memory of a check is that of one frame, whatever their number.
 //! 2. **Tracking.** In each frame the largest face is the subject's. A frame with no face (or degenerate
 //!    landmarks) is skipped, and so is a frame with a second face at least a quarter of the subject's area (the
 //!    quality gates' limit): both are counted. Between two consecutive frames with the subject's face, the boxes
@@ -19,7 +24,9 @@
 //!    order; a pose that is neither the one awaited nor the one just reached (held over several frames) fails the
 //!    check at once, so that a recording that runs through every pose does not pass every challenge. Frames after
 //!    the last pose is reached do not matter. Not all reached: [`ActiveDecision::PoseNotReached`]. The frame that
-//!    reached each pose is the first of its run: the least turned.
+//!    reached each pose is the first of its run: the least turned. With times: the first pose must be reached
+//!    within [`MAX_STEP_MS`] of the first tracked frame, and each next pose within [`MAX_STEP_MS`] of the one
+//!    before, else [`ActiveDecision::TooSlow`].
 //! 5. **Identity.** The frontal face and the face of each frame that reached a pose are embedded; each posed face
 //!    must match the frontal one under the manifest's threshold ([`Engine::compare`]), else
 //!    [`ActiveDecision::FaceChanged`]: someone else cannot do the turns for a photo held up for the frontal view.
@@ -32,14 +39,15 @@
 //! English, and per frame what was seen and its pose class: no score, distance, embedding or image data.
 //!
 //! Frames are taken as the camera sees the subject, not mirrored (a front camera's preview usually is: the app must
-//! hand over the unmirrored frame), so that "left" is the subject's own left. There are no time limits: frames carry
-//! no time; the caller bounds the capture's duration, and [`MAX_ACTIVE_FRAMES`] its length.
+//! hand over the unmirrored frame), so that "left" is the subject's own left. The times are the app's (a monotonic
+//! clock in milliseconds): they bound an honest capture and a naive attack, not an app its owner rewrote, which
+//! can state any time. [`Engine::check_active`] (stills, for the desktop evaluations) checks no times.
 
 use crate::pipeline::challenge::ActiveChallenge;
-use crate::pipeline::decode::decode_image;
 use crate::pipeline::detect::{Face, FaceChoice};
 use crate::pipeline::embed::Embedding;
 use crate::pipeline::engine::{Engine, Screening};
+use crate::pipeline::frame::{check_sequence, FrameData, TimedFrame};
 use crate::pipeline::pose::{HeadPose, Pose, PoseClass, PoseThresholds};
 use crate::pipeline::quality::{self, QualityLimits};
 use crate::{Error, Result};
@@ -52,6 +60,10 @@ pub const MAX_ACTIVE_FRAMES: usize = 64;
 pub const MIN_TRACKED_FRAMES: usize = 1 + crate::pipeline::challenge::CHALLENGE_POSES;
 /// Smallest intersection over union of the subject's boxes in two consecutive tracked frames.
 pub const MIN_TRACK_IOU: f32 = 0.3;
+/// Longest a timed sequence may last, from its first frame to its last, in milliseconds.
+pub const MAX_SEQUENCE_MS: u64 = 15_000;
+/// Longest from the first tracked frame to the first pose, and from each pose to the next, in milliseconds.
+pub const MAX_STEP_MS: u64 = 5_000;
 
 /// The decision of an active check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -68,10 +80,12 @@ pub enum ActiveDecision {
     FaceChanged,
     /// The frontal frame failed the passive check (or its quality gates).
     PassiveFailed,
+    /// The sequence lasted too long, or a pose came too long after the step before it (timed frames only).
+    TooSlow,
 }
 
 impl ActiveDecision {
-    /// `live`, `too_few_frames`, `pose_not_reached`, `face_changed`, `passive_failed`.
+    /// `live`, `too_few_frames`, `pose_not_reached`, `face_changed`, `passive_failed`, `too_slow`.
     pub fn code(self) -> &'static str {
         match self {
             ActiveDecision::Live => "live",
@@ -79,8 +93,19 @@ impl ActiveDecision {
             ActiveDecision::PoseNotReached => "pose_not_reached",
             ActiveDecision::FaceChanged => "face_changed",
             ActiveDecision::PassiveFailed => "passive_failed",
+            ActiveDecision::TooSlow => "too_slow",
         }
     }
+
+    /// Every decision, `Live` first.
+    pub const ALL: [ActiveDecision; 6] = [
+        ActiveDecision::Live,
+        ActiveDecision::TooFewFrames,
+        ActiveDecision::PoseNotReached,
+        ActiveDecision::FaceChanged,
+        ActiveDecision::PassiveFailed,
+        ActiveDecision::TooSlow,
+    ];
 }
 
 /// What one frame showed.
@@ -178,9 +203,30 @@ impl Engine {
         frames: &[impl AsRef<[u8]>],
         thresholds: &PoseThresholds,
     ) -> Result<ActiveVerdict> {
-        if frames.len() > MAX_ACTIVE_FRAMES {
-            return Err(Error::CheckinFrameCount { given: frames.len(), max: MAX_ACTIVE_FRAMES });
-        }
+        check_sequence(frames.len(), MAX_ACTIVE_FRAMES, frames.iter().map(|f| f.as_ref().len()))?;
+        let frames: Vec<FrameData<'_>> = frames.iter().map(|f| FrameData::Encoded(f.as_ref())).collect();
+        self.run_active(challenge, &frames, None, thresholds)
+    }
+
+    /// The active check of timed `frames` (JPEG, PNG or NV21, in the order they were captured) against
+    /// `challenge`, with the time limits; see the [module doc](crate::pipeline::active). Errors, before anything is
+    /// decoded: more than [`MAX_ACTIVE_FRAMES`] frames ([`Error::CheckinFrameCount`]) or [`MAX_SEQUENCE_BYTES`](crate::pipeline::frame::MAX_SEQUENCE_BYTES)
+    /// ([`Error::FramesTooLarge`]), a frame out of bounds ([`Error::Selfie`]), times not increasing
+    /// ([`Error::FramesOutOfOrder`]); then an unreadable frame ([`Error::Selfie`]) or a model failure.
+    pub fn check_active_timed(&self, challenge: &ActiveChallenge, frames: &[TimedFrame<'_>]) -> Result<ActiveVerdict> {
+        check_timed(frames)?;
+        let times: Vec<u64> = frames.iter().map(|f| f.time_ms).collect();
+        let data: Vec<FrameData<'_>> = frames.iter().map(|f| f.data).collect();
+        self.run_active(challenge, &data, Some(&times), &PoseThresholds::SHIPPED)
+    }
+
+    fn run_active(
+        &self,
+        challenge: &ActiveChallenge,
+        frames: &[FrameData<'_>],
+        times: Option<&[u64]>,
+        thresholds: &PoseThresholds,
+    ) -> Result<ActiveVerdict> {
         let mut verdict = ActiveVerdict {
             decision: ActiveDecision::TooFewFrames,
             reason: String::new(),
@@ -196,10 +242,21 @@ impl Engine {
             Ok(verdict)
         };
 
+        if let Some(span) = times.and_then(|t| Some(t.last()?.saturating_sub(*t.first()?))) {
+            if span > MAX_SEQUENCE_MS {
+                let reason = format!(
+                    "the frames span {:.1} s, more than the {} s a sequence may last",
+                    span as f64 / 1000.0,
+                    MAX_SEQUENCE_MS / 1000
+                );
+                return decide(verdict, ActiveDecision::TooSlow, reason);
+            }
+        }
+
         // Pass 1: track the face, estimate its pose, note which frames pass the gates.
         let mut tracked: Vec<Tracked> = Vec::new();
-        for (index, bytes) in frames.iter().enumerate() {
-            let image = decode(bytes.as_ref(), index)?;
+        for (index, frame) in frames.iter().enumerate() {
+            let image = decode(frame, index)?;
             let faces = self.detector().detect(&image)?;
             let (sight, found) = subject(&image, &faces);
             verdict.frames[index].sight = sight;
@@ -279,12 +336,30 @@ impl Engine {
             );
             return decide(verdict, ActiveDecision::PoseNotReached, reason);
         }
+        if let Some(times) = times {
+            let mut before = &tracked[0];
+            for (k, t) in reached_at.iter().enumerate() {
+                let step = times[t.index].saturating_sub(times[before.index]);
+                if step > MAX_STEP_MS {
+                    let reason = format!(
+                        "the head {} (frame {}) came {:.1} s after {}, more than the {} s allowed",
+                        described(poses[k]),
+                        t.index + 1,
+                        step as f64 / 1000.0,
+                        if k == 0 { "the first frame with the face".to_owned() } else { format!("pose {k}") },
+                        MAX_STEP_MS / 1000
+                    );
+                    return decide(verdict, ActiveDecision::TooSlow, reason);
+                }
+                before = t;
+            }
+        }
 
         // Identity: every posed face is the frontal face's person.
-        let image = decode(frames[frontal.index].as_ref(), frontal.index)?;
+        let image = decode(&frames[frontal.index], frontal.index)?;
         let reference = self.embed_face(&image, &frontal.face)?;
         for (k, t) in reached_at.iter().enumerate() {
-            let posed = decode(frames[t.index].as_ref(), t.index)?;
+            let posed = decode(&frames[t.index], t.index)?;
             let embedding = self.embed_face(&posed, &t.face)?;
             if !self.compare(&reference, &embedding).is_match {
                 let reason = format!(
@@ -325,8 +400,20 @@ impl Engine {
 }
 
 /// Decodes frame `index` (from 0); an unreadable frame is [`Error::Selfie`] numbered from 1.
-fn decode(bytes: &[u8], index: usize) -> Result<RgbImage> {
-    decode_image(bytes).map_err(|e| Error::Selfie { index: index + 1, source: Box::new(e) })
+fn decode(frame: &FrameData<'_>, index: usize) -> Result<RgbImage> {
+    frame.to_rgb().map_err(|e| Error::Selfie { index: index + 1, source: Box::new(e) })
+}
+
+/// The bounds of a timed sequence, from the sizes and times alone: count and bytes, each frame, time order.
+fn check_timed(frames: &[TimedFrame<'_>]) -> Result<()> {
+    check_sequence(frames.len(), MAX_ACTIVE_FRAMES, frames.iter().map(|f| f.data.len()))?;
+    for (i, frame) in frames.iter().enumerate() {
+        frame.data.check().map_err(|e| Error::Selfie { index: i + 1, source: Box::new(e) })?;
+        if i > 0 && frame.time_ms <= frames[i - 1].time_ms {
+            return Err(Error::FramesOutOfOrder { index: i + 1 });
+        }
+    }
+    Ok(())
 }
 
 /// The subject's face (the largest) and its pose, or why the frame is skipped.

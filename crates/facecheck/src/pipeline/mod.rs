@@ -23,6 +23,7 @@ pub mod detect;
 pub mod edits;
 pub mod embed;
 pub mod engine;
+pub mod frame;
 pub mod liveness;
 pub mod liveness_rule;
 pub mod model;
