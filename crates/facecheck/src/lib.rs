@@ -18,7 +18,7 @@ mod pipeline;
 
 // The module paths are those of the flat layout the crate started with (`facecheck::quality`,
 // `facecheck::vault`, ...): the folders are how the source is organised, not part of the API.
-pub use device::{checkin, clock, review, vault};
+pub use device::{checkin, checkin_active, clock, review, vault};
 pub use pipeline::{
     active, align, challenge, decode, detect, edits, embed, engine, frame, liveness, liveness_rule, model, pose,
     quality, resample,
@@ -27,6 +27,7 @@ pub use pipeline::{
 pub use active::{ActiveDecision, ActiveFrame, ActiveVerdict, FrameSight};
 pub use align::align_face;
 pub use challenge::ActiveChallenge;
+pub use checkin_active::ActiveCheckIn;
 pub use clock::Clock;
 pub use decode::decode_image;
 pub use detect::{BoundingBox, Detector, Face, FaceChoice};

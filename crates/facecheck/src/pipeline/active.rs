@@ -172,7 +172,6 @@ impl ActiveVerdict {
 
     /// The embedding of the frontal frame's face when the decision is [`ActiveDecision::Live`]: for the check-in
     /// policy's match against the template, so the frame is not embedded twice.
-    #[allow(dead_code)] // For the check-in policy, which does not call the active check yet.
     pub(crate) fn frontal_embedding(&self) -> Option<&Embedding> {
         self.frontal_embedding.as_ref()
     }
@@ -405,7 +404,7 @@ fn decode(frame: &FrameData<'_>, index: usize) -> Result<RgbImage> {
 }
 
 /// The bounds of a timed sequence, from the sizes and times alone: count and bytes, each frame, time order.
-fn check_timed(frames: &[TimedFrame<'_>]) -> Result<()> {
+pub(crate) fn check_timed(frames: &[TimedFrame<'_>]) -> Result<()> {
     check_sequence(frames.len(), MAX_ACTIVE_FRAMES, frames.iter().map(|f| f.data.len()))?;
     for (i, frame) in frames.iter().enumerate() {
         frame.data.check().map_err(|e| Error::Selfie { index: i + 1, source: Box::new(e) })?;
