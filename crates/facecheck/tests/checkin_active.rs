@@ -210,13 +210,14 @@ fn checkin_active_bad_input_signs_nothing() {
         check_in_active(engine(), vault, &challenge, last, frames, at(T0 + 60))
     };
     assert!(matches!(run(&mut vault, &[], None), Err(Error::CheckinFrameCount { given: 0, .. })));
-    let mut frames = timed(&[f, l, r]);
+    let sequence = [f, l, r];
+    let mut frames = timed(&sequence);
     frames[2].time_ms = frames[0].time_ms;
     assert!(matches!(run(&mut vault, &frames, None), Err(Error::FramesOutOfOrder { index: 3 })));
-    let frames = timed(&[b"garbage".to_vec()]);
+    let garbage = [b"garbage".to_vec()];
+    let frames = timed(&garbage);
     assert!(matches!(run(&mut vault, &frames, Some(counter + 1)), Err(Error::VaultRolledBack { .. })));
     let bad = Challenge { nonce: "", block: BLOCK };
-    let frames = timed(&[b"garbage".to_vec()]);
     let result = check_in_active(engine(), &mut vault, &bad, None, &frames, at(T0 + 60));
     assert!(matches!(result, Err(Error::InvalidChallenge(_))));
     assert_eq!((vault.counter(), vault.failures()), (counter, 0));
