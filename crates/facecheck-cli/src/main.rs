@@ -9,6 +9,7 @@
 #[macro_use]
 mod output;
 
+mod active;
 mod bench;
 mod client;
 mod device;
@@ -24,6 +25,7 @@ mod metrics;
 mod pad;
 mod pad_folds;
 mod pad_rates;
+mod pose_eval;
 
 use clap::{Parser, Subcommand};
 use facecheck::{decode_image, Engine, FaceChoice};
@@ -61,7 +63,8 @@ enum Command {
         #[arg(long)]
         draw: Option<PathBuf>,
     },
-    /// Run the quality gates and the liveness check on a photo: the decision, the reason, the liveness scores.
+    /// Run the quality gates and the liveness check on a photo: the decision, the reason, the liveness scores; or,
+    /// with --challenge NONCE, the active head-turn check on the frames of one attempt.
     Liveness(pad::LivenessArgs),
     /// Evaluate on a benchmark.
     Eval {
@@ -150,6 +153,12 @@ enum Benchmark {
     /// The product's decision (a mean template of enrolled selfies against a check-in selfie, at the shipped
     /// threshold) on an LFW-style folder: FNMR, FMR, enrollment failures, failures to acquire, per group.
     Checkin(eval_checkin::Args),
+    /// The head-pose estimate of the active challenge on every photo of a folder: its spread, how the thresholds
+    /// class the photos, and (with --list) each photo's values.
+    Pose(pose_eval::Args),
+    /// The active head-turn check on folders of frame sequences (one sub-folder per attempt): BPCER and APCER with
+    /// 95 % intervals, decisions by reason.
+    Active(active::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -238,7 +247,10 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Liveness(args) => pad::liveness(&load_engine(&cli.models)?, &args),
+        Command::Liveness(args) => match &args.challenge {
+            Some(nonce) => active::liveness(&load_engine(&cli.models)?, nonce, &args.images),
+            None => pad::liveness(&load_engine(&cli.models)?, &args),
+        },
         Command::Eval { benchmark: Benchmark::Pad(args) } => {
             let engine = load_engine(&cli.models)?;
             let (report, trials) = pad::evaluate(&engine, &args)?;
@@ -271,6 +283,8 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Eval { benchmark: Benchmark::Checkin(args) } => eval_checkin::command(&cli.models, args),
+        Command::Eval { benchmark: Benchmark::Active(args) } => active::evaluate(&load_engine(&cli.models)?, &args),
+        Command::Eval { benchmark: Benchmark::Pose(args) } => pose_eval::command(&load_engine(&cli.models)?, &args),
         Command::Demo { samples } => demo(&cli.models, &samples),
         Command::Keygen(args) => device::keygen(args),
         Command::Enroll(args) => device::enroll(&cli.models, args),

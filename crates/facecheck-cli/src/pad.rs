@@ -21,8 +21,13 @@ use std::path::{Path, PathBuf};
 /// `facecheck liveness`.
 #[derive(clap::Args)]
 pub struct LivenessArgs {
-    /// The photo (JPEG or PNG).
-    image: PathBuf,
+    /// The photo (JPEG or PNG); with --challenge, the frames of one attempt in time order.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// Run the active check instead: the nonce whose head poses the frames must show (printed with the decision
+    /// and the reason as JSON).
+    #[arg(long, conflicts_with = "edits")]
+    pub challenge: Option<String>,
     /// Also score the photo after each edit the liveness decision is tested under (contrast, gamma, unsharp mask,
     /// JPEG, rotation), with the shipped rule's decision.
     #[arg(long)]
@@ -138,9 +143,11 @@ fn largest_face_liveness(engine: &Engine, image: &RgbImage, crop: CropBox) -> Re
     }
 }
 
-/// `facecheck liveness IMG [--edits]`: the front half of a check-in on one photo, with the liveness scores.
+/// `facecheck liveness IMG [--edits]` (`main` runs `active::liveness` for `--challenge`): the front half of a check-in on one photo, with the liveness scores.
 pub fn liveness(engine: &Engine, args: &LivenessArgs) -> Result<(), String> {
-    let path = &args.image;
+    let [path] = args.images.as_slice() else {
+        return Err("give one photo, or --challenge NONCE and the frames of an attempt".into());
+    };
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let image = decode_image(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     match engine.screen_image(&image).map_err(|e| e.to_string())? {

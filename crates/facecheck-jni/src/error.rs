@@ -77,6 +77,9 @@ impl JavaException {
             | E::VaultInvalidInput(_)
             | E::EnrollmentSelfieCount { .. }
             | E::CheckinFrameCount { .. }
+            | E::InvalidFrame(_)
+            | E::FramesTooLarge { .. }
+            | E::FramesOutOfOrder { .. }
             | E::InvalidChallenge(_) => JavaException::InvalidInput,
             E::VaultMissing | E::VaultNotEnrolled => JavaException::InvalidState { reason: "not_enrolled" },
             E::VaultExists => JavaException::InvalidState { reason: "vault_exists" },

@@ -152,6 +152,23 @@ pub enum Error {
         /// Most accepted.
         max: usize,
     },
+    /// A camera frame (NV21) is not the size it says, or a size this library does not take.
+    #[error("invalid camera frame: {0}")]
+    InvalidFrame(String),
+    /// The frames of one sequence hold more bytes in all than it takes.
+    #[error("the frames are {given} bytes in all, more than {max}")]
+    FramesTooLarge {
+        /// Bytes given.
+        given: usize,
+        /// Most accepted.
+        max: usize,
+    },
+    /// A frame's capture time is not after the frame before it: frames must come in the order they were taken.
+    #[error("frame {index} was not captured after the frame before it")]
+    FramesOutOfOrder {
+        /// Position of the frame, from 1.
+        index: usize,
+    },
     /// The server challenge (nonce or block id) is empty or too long.
     #[error("invalid check-in challenge: {0}")]
     InvalidChallenge(&'static str),

@@ -18,19 +18,27 @@ mod pipeline;
 
 // The module paths are those of the flat layout the crate started with (`facecheck::quality`,
 // `facecheck::vault`, ...): the folders are how the source is organised, not part of the API.
-pub use device::{checkin, clock, review, vault};
-pub use pipeline::{align, decode, detect, edits, embed, engine, liveness, liveness_rule, model, quality, resample};
+pub use device::{checkin, checkin_active, clock, review, vault};
+pub use pipeline::{
+    active, align, challenge, decode, detect, edits, embed, engine, frame, liveness, liveness_rule, model, pose,
+    quality, resample,
+};
 
+pub use active::{ActiveDecision, ActiveFrame, ActiveVerdict, FrameSight};
 pub use align::align_face;
+pub use challenge::ActiveChallenge;
+pub use checkin_active::ActiveCheckIn;
 pub use clock::Clock;
 pub use decode::decode_image;
 pub use detect::{BoundingBox, Detector, Face, FaceChoice};
 pub use embed::{Embedder, Embedding};
 pub use engine::{Comparison, Engine, ModelBytes, Screening};
 pub use error::{Error, QualityIssue, Result};
+pub use frame::{FrameData, Rotation, TimedFrame};
 pub use liveness::{Liveness, LivenessScore};
 pub use liveness_rule::LivenessRule;
 pub use model::Manifest;
+pub use pose::{HeadPose, Pose, PoseClass, PoseThresholds};
 pub use quality::{QualityLimits, QualityMeasures};
 pub use vault::{ErasureTicket, Kek, LockOut, Vault, VaultInit};
 

@@ -133,7 +133,7 @@ pub struct Challenge<'a> {
 }
 
 impl Challenge<'_> {
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         let fits = |s: &str| (1..=MAX_CHALLENGE_LEN).contains(&s.len());
         if !fits(self.nonce) {
             return Err(Error::InvalidChallenge("the nonce must be 1 to 256 bytes"));
@@ -255,10 +255,10 @@ pub struct Status {
 }
 
 /// The outcome of the pipeline on one check-in, before it is recorded and signed.
-struct Verdict {
-    outcome: Outcome,
-    live: bool,
-    retake: Option<QualityIssue>,
+pub(crate) struct Verdict {
+    pub(crate) outcome: Outcome,
+    pub(crate) live: bool,
+    pub(crate) retake: Option<QualityIssue>,
 }
 
 impl Verdict {
@@ -493,7 +493,7 @@ pub fn model_digest() -> ManifestDigest {
 }
 
 /// Whether `vault` holds a template that the retention rule has not wiped at `now`.
-fn is_enrolled_at(vault: &Vault, now: u64) -> bool {
+pub(crate) fn is_enrolled_at(vault: &Vault, now: u64) -> bool {
     vault.is_enrolled() && vault.retention_deadline().is_some_and(|deadline| now < deadline)
 }
 
@@ -503,7 +503,7 @@ pub(crate) fn device_key(vault: &Vault) -> Result<DeviceKey> {
         .map_err(|_| Error::VaultCorrupt("the device signing key is not a valid Ed25519 key"))
 }
 
-fn claims(
+pub(crate) fn claims(
     driver: &str,
     fleet: &str,
     challenge: &Challenge<'_>,

@@ -40,7 +40,8 @@ impl BoundingBox {
     pub fn centre(&self) -> (f32, f32) {
         ((self.x1 + self.x2) / 2.0, (self.y1 + self.y2) / 2.0)
     }
-    fn iou(&self, other: &BoundingBox) -> f32 {
+    /// Intersection over union with `other` (0 when both are degenerate).
+    pub fn iou(&self, other: &BoundingBox) -> f32 {
         let w = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);
         let h = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
         let inter = w * h;

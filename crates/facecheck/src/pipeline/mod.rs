@@ -9,16 +9,24 @@
 //! optimised tract plans. `scripts/PIPELINE.md` states each step exactly. [`edits`] is no stage: the edits of a
 //! photo (contrast, gamma, sharpening, JPEG, rotation) the liveness decision is tested under.
 //!
+//! The active liveness check runs those stages on a sequence of frames: [`pose`] estimates the head's pose from the
+//! five landmarks, [`challenge`] derives the poses to show from the fleet's nonce, and [`active`] decides whether
+//! one face, the same person throughout, showed them in order and passed the passive check facing the camera.
+//!
 //! Dependencies point down this list and to the crate's error type only: no stage imports the device side.
 
+pub mod active;
 pub mod align;
+pub mod challenge;
 pub mod decode;
 pub mod detect;
 pub mod edits;
 pub mod embed;
 pub mod engine;
+pub mod frame;
 pub mod liveness;
 pub mod liveness_rule;
 pub mod model;
+pub mod pose;
 pub mod quality;
 pub mod resample;

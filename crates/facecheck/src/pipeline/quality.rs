@@ -9,6 +9,7 @@
 pub use crate::error::QualityIssue;
 use crate::pipeline::align::{align_face, ALIGNED_SIDE};
 use crate::pipeline::detect::{Face, FaceChoice};
+use crate::pipeline::pose::HeadPose;
 use image::RgbImage;
 
 /// What the gates measure on one picture (all but `faces` about the chosen face).
@@ -25,13 +26,15 @@ pub struct QualityMeasures {
     /// The larger of face box width / picture width and face box height / picture height.
     pub face_extent: f32,
     /// Sideways offset of the nose tip from the face's midline (between the eyes' and the mouth corners'
-    /// midpoints), in eye distances, after undoing the roll: roughly `0.5 * tan(yaw)` if the nose tip stands half an
-    /// eye distance in front of the eyes (a rule of thumb, not calibrated on measured head poses).
+    /// midpoints), in eye distances, after undoing the roll ([`HeadPose::yaw`]): roughly `0.5 * tan(yaw)` if the
+    /// nose tip stands half an eye distance in front of the eyes (a rule of thumb, not calibrated on measured head
+    /// poses).
     pub yaw: f32,
     /// Angle of the line between the eyes to the horizontal, in degrees.
     pub roll_degrees: f32,
-    /// Height of the nose tip between the eye line (0) and the mouth line (1), after undoing the roll; 0.57 on the
-    /// embedder's frontal template, lower when the head tips back, higher when it tips forward.
+    /// Height of the nose tip between the eye line (0) and the mouth line (1), after undoing the roll
+    /// ([`HeadPose::pitch`]); 0.57 on the embedder's frontal template, lower when the head tips back, higher when
+    /// it tips forward.
     pub pitch: f32,
     /// Mean luma (BT.601, 0..255) of the face's central region on the aligned crop.
     pub mean_luma: f32,
@@ -131,7 +134,7 @@ pub fn measure<'a>(image: &RgbImage, faces: &'a [Face]) -> Option<(&'a Face, Qua
     let (w, h) = (image.width() as f32, image.height() as f32);
     let b = face.bbox;
     let inside = (b.x2.min(w) - b.x1.max(0.0)).max(0.0) * (b.y2.min(h) - b.y1.max(0.0)).max(0.0);
-    let (yaw, roll_degrees, pitch) = pose(&face.landmarks)?;
+    let HeadPose { yaw, pitch, roll_degrees } = HeadPose::from_landmarks(&face.landmarks)?;
     let aligned = align_face(image, face)?;
     let (mean_luma, bright_fraction, sharpness) = photometry(&aligned);
     let measures = QualityMeasures {
@@ -159,31 +162,6 @@ pub fn assess<'a>(
     let (face, measures) = measure(image, faces).ok_or(QualityIssue::NoFace)?;
     limits.check(&measures)?;
     Ok((face, measures))
-}
-
-/// `(yaw, roll in degrees, pitch)` from the five landmarks (see [`QualityMeasures`]); `None` when the eyes
-/// coincide or are not finite (another non-finite landmark gives NaN measures, which fail their gates).
-fn pose(landmarks: &[(f32, f32); 5]) -> Option<(f32, f32, f32)> {
-    let [right_eye, left_eye, nose, right_mouth, left_mouth] = *landmarks;
-    let (dx, dy) = (left_eye.0 - right_eye.0, left_eye.1 - right_eye.1);
-    let eye_distance = dx.hypot(dy);
-    if !eye_distance.is_finite() || eye_distance <= 0.0 {
-        return None;
-    }
-    let roll = dy.atan2(dx);
-    let (cos, sin) = (roll.cos(), roll.sin());
-    let origin = ((right_eye.0 + left_eye.0) / 2.0, (right_eye.1 + left_eye.1) / 2.0);
-    // Rotate by -roll about the eyes' midpoint: the eye line becomes horizontal, the mouth below it.
-    let upright = |(x, y): (f32, f32)| {
-        let (x, y) = (x - origin.0, y - origin.1);
-        (cos * x + sin * y, -sin * x + cos * y)
-    };
-    let nose = upright(nose);
-    let mouth = upright(((right_mouth.0 + left_mouth.0) / 2.0, (right_mouth.1 + left_mouth.1) / 2.0));
-    let midline = mouth.0 / 2.0;
-    let yaw = (nose.0 - midline) / eye_distance;
-    let pitch = if mouth.1 > 0.0 { nose.1 / mouth.1 } else { f32::NAN };
-    Some((yaw, roll.to_degrees(), pitch))
 }
 
 /// The central region of the aligned crop (eyebrows to below the mouth, cheek to cheek), in crop pixels.
@@ -245,41 +223,6 @@ mod tests {
     /// The embedder's template, scaled by 2 and moved: an upright frontal face about 200 px wide.
     fn frontal(offset: (f32, f32)) -> [(f32, f32); 5] {
         crate::pipeline::align::TEMPLATE.map(|(x, y)| (2.0 * x + offset.0, 2.0 * y + offset.1))
-    }
-
-    fn rotate(points: [(f32, f32); 5], degrees: f32, about: (f32, f32)) -> [(f32, f32); 5] {
-        let (s, c) = degrees.to_radians().sin_cos();
-        points.map(|(x, y)| {
-            let (x, y) = (x - about.0, y - about.1);
-            (c * x - s * y + about.0, s * x + c * y + about.1)
-        })
-    }
-
-    #[test]
-    fn pose_of_the_frontal_template_is_neutral() {
-        let (yaw, roll, pitch) = pose(&frontal((0.0, 0.0))).expect("pose");
-        assert!(yaw.abs() < 0.01 && roll.abs() < 0.2 && (pitch - 0.57).abs() < 0.01, "{yaw} {roll} {pitch}");
-    }
-
-    #[test]
-    fn roll_is_measured_and_undone_for_yaw_and_pitch() {
-        let (yaw, roll, pitch) = pose(&rotate(frontal((0.0, 0.0)), 30.0, (150.0, 150.0))).expect("pose");
-        assert!((roll - 30.1).abs() < 0.3, "{roll}");
-        assert!(yaw.abs() < 0.01 && (pitch - 0.57).abs() < 0.01, "{yaw} {pitch}");
-    }
-
-    #[test]
-    fn nose_offsets_give_yaw_and_pitch() {
-        let mut turned = frontal((0.0, 0.0));
-        turned[2].0 += 0.4 * 112.08; // eye distance of the scaled template
-        assert!(pose(&turned).expect("pose").0 > 0.39);
-        let mut tipped = frontal((0.0, 0.0));
-        tipped[2].1 -= 40.0;
-        assert!(pose(&tipped).expect("pose").2 < 0.3);
-        assert!(pose(&[(1.0, 1.0); 5]).is_none());
-        let upside_down = rotate(frontal((0.0, 0.0)), 180.0, (150.0, 150.0));
-        let (_, roll, _) = pose(&upside_down).expect("pose");
-        assert!(roll.abs() > 170.0);
     }
 
     fn measures() -> QualityMeasures {
