@@ -75,6 +75,7 @@ impl JavaException {
             | E::ModelDigestMismatch { .. }
             | E::VaultRetention { .. }
             | E::VaultInvalidInput(_)
+            | E::InvalidQrCode(_)
             | E::EnrollmentSelfieCount { .. }
             | E::CheckinFrameCount { .. }
             | E::InvalidChallenge(_) => JavaException::InvalidInput,

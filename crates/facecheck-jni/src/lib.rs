@@ -534,6 +534,22 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_reviewRequest<'l>(
     .resolve::<ThrowFacecheck>()
 }
 
+/// `String readQrCode(byte[] picture)`: the text of the QR code in a camera picture (the dispatcher's enrollment
+/// code), or null when none reads. Needs no engine: the picture is bounded and decoded like a selfie.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_readQrCode<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    picture: JByteArray<'l>,
+) -> JString<'l> {
+    env.with_env(|env| -> Result<_> {
+        let picture = selfie(env, &picture)?;
+        let text = facecheck::qr::read_qr_code(&picture)?;
+        java_string(env, text.as_deref())
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
 /// `byte[] devicePublicKey(long handle)`: the raw 32-byte Ed25519 public key of the device.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_com_facecheck_api_NativeBridge_devicePublicKey<'l>(

@@ -92,6 +92,9 @@ pub enum Error {
     /// An argument to a vault operation is out of range.
     #[error("invalid vault input: {0}")]
     VaultInvalidInput(&'static str),
+    /// A QR code that cannot be an enrollment code.
+    #[error("invalid QR code: {0}")]
+    InvalidQrCode(&'static str),
     /// The vault already holds an enrolled template; erase it before enrolling again.
     #[error("a template is already enrolled; erase it before enrolling again")]
     VaultAlreadyEnrolled,

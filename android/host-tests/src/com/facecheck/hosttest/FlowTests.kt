@@ -180,6 +180,15 @@ class FlowSuite(private val repo: File, fleetBinary: File, private val work: Fil
     }
 
     fun run() {
+        test("the dispatcher's QR code read from a photo by the native library, parsed into an invite") {
+            val text = Facecheck.readQrCode(photos("enrollment_qr.jpg").single())
+            val invite = EnrollmentInvite.parse(text!!)
+            check(invite.server == "https://fleet.example.org/facecheck" && invite.code == "7K2M-9QXD-4RTV")
+            check(invite.fleet == "fleet-west" && invite.driver == "driver-0815" && invite.fleetKey!!.length == 43)
+            check(Facecheck.readQrCode(photos("obama.jpg").single()) == null) { "a selfie read as a code" }
+            expect<FacecheckException.InvalidInput> { Facecheck.readQrCode("not a picture".toByteArray()) }
+            expect<IllegalArgumentException> { EnrollmentInvite.parse("https://example.org/?code=1") }
+        }
         fleet.start()
         test("enrollment refuses a consent notice other than the fleet's, before anything is enrolled") {
             val invite = EnrollmentInvite.parse(fleet.enrollmentCode(fleetId, driver))

@@ -67,6 +67,18 @@ public final class Facecheck implements AutoCloseable {
     }
 
     /**
+     * The text of the QR code in a camera picture (JPEG or PNG): the dispatcher's enrollment code, read on the phone
+     * (the picture is bounded and decoded like a selfie, and never stored). Null when the picture holds no code
+     * that reads. Needs the library loaded, not an engine.
+     *
+     * @throws FacecheckException.InvalidInput a picture that does not decode, or a code too long to be an enrollment
+     */
+    public static String readQrCode(byte[] picture) throws FacecheckException {
+        checkNotNull(picture, "picture");
+        return NativeBridge.readQrCode(picture);
+    }
+
+    /**
      * Loads the models (each must match the digest the library pins) and opens the vault at {@code vault} if one
      * exists; {@link #enroll} creates it otherwise.
      *
