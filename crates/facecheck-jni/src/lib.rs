@@ -534,8 +534,10 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_reviewRequest<'l>(
     .resolve::<ThrowFacecheck>()
 }
 
-/// `String readQrCode(byte[] picture)`: the text of the QR code in a camera picture (the dispatcher's enrollment
-/// code), or null when none reads. Needs no engine: the picture is bounded and decoded like a selfie.
+/// `String readQrCode(byte[] picture)`: the payload of the dispatcher's enrollment QR code in a camera picture.
+/// Needs no engine: the picture is bounded and decoded like a selfie, then scanned (`facecheck::qr`); a picture
+/// without a code, a code that does not read and a code that is not an enrollment code throw `QrCodeNotRead` with
+/// the reason `no_code`, `unreadable` or `not_enrollment`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_com_facecheck_api_NativeBridge_readQrCode<'l>(
     mut env: EnvUnowned<'l>,
@@ -545,7 +547,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_readQrCode<'l>(
     env.with_env(|env| -> Result<_> {
         let picture = selfie(env, &picture)?;
         let text = facecheck::qr::read_qr_code(&picture)?;
-        java_string(env, text.as_deref())
+        java_string(env, Some(&text))
     })
     .resolve::<ThrowFacecheck>()
 }

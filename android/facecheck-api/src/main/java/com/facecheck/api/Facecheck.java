@@ -67,11 +67,13 @@ public final class Facecheck implements AutoCloseable {
     }
 
     /**
-     * The text of the QR code in a camera picture (JPEG or PNG): the dispatcher's enrollment code, read on the phone
-     * (the picture is bounded and decoded like a selfie, and never stored). Null when the picture holds no code
-     * that reads. Needs the library loaded, not an engine.
+     * The payload of the dispatcher's enrollment QR code ({@code facecheck-enroll:1?server=...&code=...}) in a camera
+     * picture (JPEG or PNG), read on the phone: the picture is bounded and decoded like a selfie, scanned in grey at
+     * most 1600 pixels a side, and neither stored nor logged. Needs the library loaded, not an engine.
      *
-     * @throws FacecheckException.InvalidInput a picture that does not decode, or a code too long to be an enrollment
+     * @throws FacecheckException.QrCodeNotRead with the reason {@code no_code}, {@code unreadable} or {@code
+     *     not_enrollment}
+     * @throws FacecheckException.InvalidInput a picture that does not decode or is too large
      */
     public static String readQrCode(byte[] picture) throws FacecheckException {
         checkNotNull(picture, "picture");
