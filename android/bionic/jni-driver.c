@@ -739,14 +739,21 @@ int main(int argc, char **argv) {
   screen(the_env, cls, h, read_file(blank));
   expect_exception("screen of a picture without a face throws NoFace", "NoFace", NULL);
 
-  /* The dispatcher's enrollment QR code, read from a photo of it (no engine needed); a selfie holds none. */
+  /* The dispatcher's enrollment QR code, read from a photo of it (no engine needed); a selfie holds none, a blurred
+     photo of the code does not read, and another QR code is not an enrollment code. */
   struct obj *qr = read_qr_code(the_env, cls, fixture(repo, "enrollment_qr.jpg"));
   expect_no_exception("readQrCode of a photo of an enrollment code");
   check(qr && qr->kind == K_STRING && strncmp(qr->str, "facecheck-enroll:1?", 19) == 0,
         "readQrCode returns the enrollment payload", qr && qr->kind == K_STRING ? qr->str : "null");
-  qr = read_qr_code(the_env, cls, fixture(repo, "obama.jpg"));
-  expect_no_exception("readQrCode of a selfie");
-  check(qr == NULL, "readQrCode of a selfie returns null", NULL);
+  read_qr_code(the_env, cls, fixture(repo, "obama.jpg"));
+  expect_exception("readQrCode of a selfie throws QrCodeNotRead/no_code", "QrCodeNotRead", "no_code");
+  read_qr_code(the_env, cls, fixture(repo, "enrollment_qr_blurred.jpg"));
+  expect_exception("readQrCode of a blurred code throws QrCodeNotRead/unreadable", "QrCodeNotRead", "unreadable");
+  read_qr_code(the_env, cls, fixture(repo, "qr_not_enrollment.jpg"));
+  expect_exception("readQrCode of another QR code throws QrCodeNotRead/not_enrollment", "QrCodeNotRead",
+                   "not_enrollment");
+  read_qr_code(the_env, cls, fixture(repo, "truncated.jpg"));
+  expect_exception("readQrCode of a truncated JPEG throws InvalidInput", "InvalidInput", NULL);
 
   const char *one[] = {"obama.jpg"};
   enroll(the_env, cls, h, new_string("driver-7"), new_string("fleet-3"), frames_of(repo, one, 1), NULL, NULL, -1);

@@ -91,23 +91,21 @@ class EnrollActivity : CameraScreen() {
         camera.takePicture({ picture ->
             Background.run(this, {
                 try {
-                    Facecheck.readQrCode(picture)?.let { EnrollmentInvite.parse(it) }
+                    EnrollmentInvite.parse(Facecheck.readQrCode(picture))
                 } finally {
                     Arrays.fill(picture, 0.toByte())
                 }
             }, { error ->
+                // No code, an unreadable one or another QR code (the core's QrCodeNotRead: see explain), or an
+                // enrollment code with a field the flow refuses.
                 scan.isEnabled = true
                 guidance.text = if (error is IllegalArgumentException) getString(R.string.scan_not_enrollment) else explain(error)
             }) { invite ->
                 scan.isEnabled = true
-                if (invite == null) {
-                    guidance.setText(R.string.scan_none)
-                } else {
-                    scanned = invite
-                    serverField.setText(invite.server)
-                    codeField.setText(invite.code)
-                    guidance.setText(R.string.enroll_intro)
-                }
+                scanned = invite
+                serverField.setText(invite.server)
+                codeField.setText(invite.code)
+                guidance.setText(R.string.enroll_intro)
             }
         }, {
             scan.isEnabled = true
