@@ -547,7 +547,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_readQrCode<'l>(
     env.with_env(|env| -> Result<_> {
         let picture = selfie(env, &picture)?;
         let text = facecheck::qr::read_qr_code(&picture)?;
-        java_string(env, Some(&text))
+        java_string(env, Some(text.as_str()))
     })
     .resolve::<ThrowFacecheck>()
 }

@@ -188,7 +188,7 @@ class FlowSuite(private val repo: File, fleetBinary: File, private val work: Fil
             for ((photo, reason) in listOf(
                 "obama.jpg" to "no_code",
                 "enrollment_qr_blurred.jpg" to "unreadable",
-                "qr_not_enrollment.jpg" to "not_enrollment",
+                "qr_not_enrollment.jpg" to "not_enrollment"
             )) {
                 val e = expect<FacecheckException.QrCodeNotRead> { Facecheck.readQrCode(photos(photo).single()) }
                 check(e.reason() == reason) { "$photo: ${e.reason()}" }
