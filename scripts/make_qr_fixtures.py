@@ -19,7 +19,7 @@ from PIL import Image, ImageFilter
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "crates" / "facecheck" / "tests" / "fixtures"
 
 # The blur that makes the committed code unreadable while its three finder patterns still show.
-BLUR_RADIUS = 3.5
+BLUR_RADIUS = 2.0
 
 
 def picture(payload: str) -> Image.Image:
