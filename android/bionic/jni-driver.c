@@ -640,6 +640,7 @@ typedef void (*Screen)(JNIEnvPtr, jobject, jlong, jobject);
 typedef jobject (*Enroll)(JNIEnvPtr, jobject, jlong, jobject, jobject, jobject, jobject, jobject, jlong);
 typedef jobject (*RegistrationStatement)(JNIEnvPtr, jobject, jlong, jobject, jobject, jlong);
 typedef jobject (*ReviewRequest)(JNIEnvPtr, jobject, jlong, jobject, jobject);
+typedef jobject (*ReadQrCode)(JNIEnvPtr, jobject, jobject);
 typedef jobject (*CheckIn)(JNIEnvPtr, jobject, jlong, jobject, jobject, jlong, jobject);
 typedef jobject (*HandleCall)(JNIEnvPtr, jobject, jlong);
 typedef jobject (*Erase)(JNIEnvPtr, jobject, jlong, jobject, jobject);
@@ -685,6 +686,7 @@ int main(int argc, char **argv) {
   RegistrationStatement registration_statement =
       (RegistrationStatement)entry("api_NativeBridge_registrationStatement", 1);
   ReviewRequest review_request = (ReviewRequest)entry("api_NativeBridge_reviewRequest", 1);
+  ReadQrCode read_qr_code = (ReadQrCode)entry("api_NativeBridge_readQrCode", 1);
   HandleCall device_public_key = (HandleCall)entry("api_NativeBridge_devicePublicKey", 1);
   Panic panic = (Panic)entry("hosttest_NativeTesting_panic", full);
   PanicHoldingLock panic_holding_lock = (PanicHoldingLock)entry("hosttest_NativeTesting_panicHoldingLock", full);
@@ -736,6 +738,22 @@ int main(int argc, char **argv) {
   snprintf(blank, sizeof blank, "%s/blank.png", work); /* written by test-bionic.sh: mid-grey, no face */
   screen(the_env, cls, h, read_file(blank));
   expect_exception("screen of a picture without a face throws NoFace", "NoFace", NULL);
+
+  /* The dispatcher's enrollment QR code, read from a photo of it (no engine needed); a selfie holds none, a blurred
+     photo of the code does not read, and another QR code is not an enrollment code. */
+  struct obj *qr = read_qr_code(the_env, cls, fixture(repo, "enrollment_qr.jpg"));
+  expect_no_exception("readQrCode of a photo of an enrollment code");
+  check(qr && qr->kind == K_STRING && strncmp(qr->str, "facecheck-enroll:1?", 19) == 0,
+        "readQrCode returns the enrollment payload", qr && qr->kind == K_STRING ? qr->str : "null");
+  read_qr_code(the_env, cls, fixture(repo, "obama.jpg"));
+  expect_exception("readQrCode of a selfie throws QrCodeNotRead/no_code", "QrCodeNotRead", "no_code");
+  read_qr_code(the_env, cls, fixture(repo, "enrollment_qr_blurred.jpg"));
+  expect_exception("readQrCode of a blurred code throws QrCodeNotRead/unreadable", "QrCodeNotRead", "unreadable");
+  read_qr_code(the_env, cls, fixture(repo, "qr_not_enrollment.jpg"));
+  expect_exception("readQrCode of another QR code throws QrCodeNotRead/not_enrollment", "QrCodeNotRead",
+                   "not_enrollment");
+  read_qr_code(the_env, cls, fixture(repo, "truncated.jpg"));
+  expect_exception("readQrCode of a truncated JPEG throws InvalidInput", "InvalidInput", NULL);
 
   const char *one[] = {"obama.jpg"};
   enroll(the_env, cls, h, new_string("driver-7"), new_string("fleet-3"), frames_of(repo, one, 1), NULL, NULL, -1);

@@ -53,6 +53,7 @@ pub(crate) enum JavaException {
     VaultRolledBack,
     InvalidInput,
     InvalidState { reason: &'static str },
+    QrCodeNotRead { reason: &'static str },
     Internal,
 }
 
@@ -81,6 +82,9 @@ impl JavaException {
             | E::FramesTooLarge { .. }
             | E::FramesOutOfOrder { .. }
             | E::InvalidChallenge(_) => JavaException::InvalidInput,
+            E::QrCodeNotFound => JavaException::QrCodeNotRead { reason: "no_code" },
+            E::QrCodeUnreadable => JavaException::QrCodeNotRead { reason: "unreadable" },
+            E::NotEnrollmentCode(_) => JavaException::QrCodeNotRead { reason: "not_enrollment" },
             E::VaultMissing | E::VaultNotEnrolled => JavaException::InvalidState { reason: "not_enrolled" },
             E::VaultExists => JavaException::InvalidState { reason: "vault_exists" },
             E::VaultErasureDue => JavaException::InvalidState { reason: "erasure_due" },
@@ -117,6 +121,7 @@ impl JavaException {
             JavaException::VaultRolledBack => jni_str!("com/facecheck/api/FacecheckException$VaultRolledBack"),
             JavaException::InvalidInput => jni_str!("com/facecheck/api/FacecheckException$InvalidInput"),
             JavaException::InvalidState { .. } => jni_str!("com/facecheck/api/FacecheckException$InvalidState"),
+            JavaException::QrCodeNotRead { .. } => jni_str!("com/facecheck/api/FacecheckException$QrCodeNotRead"),
             JavaException::Internal => jni_str!("com/facecheck/api/FacecheckException$Internal"),
         }
     }
@@ -126,7 +131,9 @@ impl JavaException {
         let message = JString::from_str(env, message)?;
         let throwable = match self {
             // (String reason, String message)
-            JavaException::PoorQuality { reason } | JavaException::InvalidState { reason } => {
+            JavaException::PoorQuality { reason }
+            | JavaException::InvalidState { reason }
+            | JavaException::QrCodeNotRead { reason } => {
                 let reason = JString::from_str(env, reason)?;
                 let args = [JValue::from(&reason), JValue::from(&message)];
                 env.new_object(self.class(), jni_sig!("(Ljava/lang/String;Ljava/lang/String;)V"), &args)?
@@ -224,6 +231,9 @@ mod tests {
             (Error::VaultBusy, JavaException::InvalidState { reason: "vault_busy" }),
             (Error::VaultRolledBack { vault_counter: 1, fleet_counter: 2 }, JavaException::VaultRolledBack),
             (Error::VaultCrypto("rng"), JavaException::Internal),
+            (Error::QrCodeNotFound, JavaException::QrCodeNotRead { reason: "no_code" }),
+            (Error::QrCodeUnreadable, JavaException::QrCodeNotRead { reason: "unreadable" }),
+            (Error::NotEnrollmentCode("not text"), JavaException::QrCodeNotRead { reason: "not_enrollment" }),
         ];
         for (error, expected) in cases {
             assert_eq!(JavaException::of(&BridgeError::Core(error)), expected);

@@ -534,6 +534,24 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_reviewRequest<'l>(
     .resolve::<ThrowFacecheck>()
 }
 
+/// `String readQrCode(byte[] picture)`: the payload of the dispatcher's enrollment QR code in a camera picture.
+/// Needs no engine: the picture is bounded and decoded like a selfie, then scanned (`facecheck::qr`); a picture
+/// without a code, a code that does not read and a code that is not an enrollment code throw `QrCodeNotRead` with
+/// the reason `no_code`, `unreadable` or `not_enrollment`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_readQrCode<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    picture: JByteArray<'l>,
+) -> JString<'l> {
+    env.with_env(|env| -> Result<_> {
+        let picture = selfie(env, &picture)?;
+        let text = facecheck::qr::read_qr_code(&picture)?;
+        java_string(env, Some(text.as_str()))
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
 /// `byte[] devicePublicKey(long handle)`: the raw 32-byte Ed25519 public key of the device.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_com_facecheck_api_NativeBridge_devicePublicKey<'l>(

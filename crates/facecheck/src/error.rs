@@ -92,6 +92,15 @@ pub enum Error {
     /// An argument to a vault operation is out of range.
     #[error("invalid vault input: {0}")]
     VaultInvalidInput(&'static str),
+    /// The picture shows no QR code.
+    #[error("no QR code was found in the picture")]
+    QrCodeNotFound,
+    /// A QR code is in the picture but does not read: blurred, too far away, cut off or in glare.
+    #[error("a QR code was seen but could not be read: hold it flat, closer and still, in good light")]
+    QrCodeUnreadable,
+    /// A QR code read, but it is not a Facecheck enrollment code (the text says why, never what it holds).
+    #[error("the QR code is not a Facecheck enrollment code: {0}")]
+    NotEnrollmentCode(&'static str),
     /// The vault already holds an enrolled template; erase it before enrolling again.
     #[error("a template is already enrolled; erase it before enrolling again")]
     VaultAlreadyEnrolled,

@@ -6,7 +6,8 @@
 //! crops; [`Engine::screen`] runs the steps so far) → [`align_face`] (least-squares similarity onto the embedder's
 //! template) → [`Embedder`] (dlib ResNet-29, int8 weights, test-time flip) → [`Engine::compare`] against the
 //! threshold of the compiled-in [`Manifest`]. The [`checkin`] policy runs that flow for enrollment and check-in
-//! against the encrypted [`vault`], and signs what the fleet receives (`facecheck_attest` tokens).
+//! against the encrypted [`vault`], and signs what the fleet receives (`facecheck_attest` tokens). [`qr`] reads the
+//! dispatcher's enrollment code from a picture.
 //!
 //! Models are loaded from bytes or a folder, checked against the sha256 digests the manifest pins, optimised once
 //! and reused. Nothing here opens a socket, and nothing biometric is logged or shown in error texts.
@@ -15,6 +16,7 @@
 mod device;
 mod error;
 mod pipeline;
+pub mod qr;
 
 // The module paths are those of the flat layout the crate started with (`facecheck::quality`,
 // `facecheck::vault`, ...): the folders are how the source is organised, not part of the API.

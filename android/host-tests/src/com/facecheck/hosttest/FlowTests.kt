@@ -180,6 +180,22 @@ class FlowSuite(private val repo: File, fleetBinary: File, private val work: Fil
     }
 
     fun run() {
+        test("the dispatcher's QR code read from a photo by the native library, parsed into an invite") {
+            val invite = EnrollmentInvite.parse(Facecheck.readQrCode(photos("enrollment_qr.jpg").single()))
+            check(invite.server == "https://fleet.example.org/facecheck" && invite.code == "7K2M-9QXD-4RTV")
+            check(invite.fleet == "fleet-west" && invite.driver == "driver-0815" && invite.fleetKey!!.length == 43)
+            // What the app's scan button tells apart (Messages.explain): no code, a blurred one, another QR code.
+            for ((photo, reason) in listOf(
+                "obama.jpg" to "no_code",
+                "enrollment_qr_blurred.jpg" to "unreadable",
+                "qr_not_enrollment.jpg" to "not_enrollment"
+            )) {
+                val e = expect<FacecheckException.QrCodeNotRead> { Facecheck.readQrCode(photos(photo).single()) }
+                check(e.reason() == reason) { "$photo: ${e.reason()}" }
+            }
+            expect<FacecheckException.InvalidInput> { Facecheck.readQrCode("not a picture".toByteArray()) }
+            expect<IllegalArgumentException> { EnrollmentInvite.parse("https://example.org/?code=1") }
+        }
         fleet.start()
         test("enrollment refuses a consent notice other than the fleet's, before anything is enrolled") {
             val invite = EnrollmentInvite.parse(fleet.enrollmentCode(fleetId, driver))

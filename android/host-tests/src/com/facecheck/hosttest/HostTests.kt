@@ -142,6 +142,18 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
             check(e.reason() == "face_too_small") { e.reason() }
             check(e.message!!.isNotEmpty())
         }
+        test("readQrCode: the enrollment payload of a photo of the code; typed errors for the rest") {
+            val payload = Facecheck.readQrCode(photo("enrollment_qr.jpg"))
+            check(payload.startsWith("facecheck-enroll:1?server=") && payload.contains("&code=7K2M-9QXD-4RTV")) { payload }
+            val reasons = listOf("blank" to blankJpeg(), "blurred" to photo("enrollment_qr_blurred.jpg"),
+                "another code" to photo("qr_not_enrollment.jpg")).map { (what, picture) ->
+                what to expect<FacecheckException.QrCodeNotRead> { Facecheck.readQrCode(picture) }.reason()
+            }
+            check(reasons == listOf("blank" to "no_code", "blurred" to "unreadable", "another code" to "not_enrollment")) {
+                reasons.toString()
+            }
+            expect<FacecheckException.InvalidInput> { Facecheck.readQrCode(photo("huge_dimensions.png")) }
+        }
     }
 
     // --- enrollment -------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import android.os.Bundle
 import android.widget.Button
 import android.widget.EditText
 import android.widget.TextView
+import com.facecheck.api.Facecheck
 import com.facecheck.flow.EnrollmentInvite
 import com.facecheck.flow.FlowException
 import com.facecheck.flow.FlowState
@@ -27,7 +28,10 @@ class EnrollActivity : CameraScreen() {
     private lateinit var guidance: TextView
     private lateinit var take: Button
     private lateinit var finish: Button
+    private lateinit var scan: Button
     private val selfies = ArrayList<ByteArray>()
+    /** The invite read from the dispatcher's QR code: it also names the fleet, the driver and the fleet's key. */
+    private var scanned: EnrollmentInvite? = null
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -38,8 +42,9 @@ class EnrollActivity : CameraScreen() {
         guidance = text(getString(R.string.enroll_intro))
         take = button("") { takeSelfie() }
         finish = button("") { enroll() }
+        scan = button(getString(R.string.scan_code)) { scanCode() }
         camera.preview.matchWidth(dp(360))
-        setScreen(scrolling(column(serverField, codeField, camera.preview, guidance, take, finish)))
+        setScreen(scrolling(column(scan, serverField, codeField, camera.preview, guidance, take, finish)))
         updateButtons()
         cameraFromStart()
     }
@@ -76,13 +81,47 @@ class EnrollActivity : CameraScreen() {
         })
     }
 
+    /**
+     * Reads the dispatcher's QR code, held up to the front camera, on the phone: the server address and the code
+     * fill the fields, and the fleet, driver and fleet key it names are checked against the service at enrollment.
+     */
+    private fun scanCode() {
+        scan.isEnabled = false
+        guidance.setText(R.string.scan_hold)
+        camera.takePicture({ picture ->
+            Background.run(this, {
+                try {
+                    EnrollmentInvite.parse(Facecheck.readQrCode(picture))
+                } finally {
+                    Arrays.fill(picture, 0.toByte())
+                }
+            }, { error ->
+                // No code, an unreadable one or another QR code (the core's QrCodeNotRead: see explain), or an
+                // enrollment code with a field the flow refuses.
+                scan.isEnabled = true
+                guidance.text = if (error is IllegalArgumentException) getString(R.string.scan_not_enrollment) else explain(error)
+            }) { invite ->
+                scan.isEnabled = true
+                scanned = invite
+                serverField.setText(invite.server)
+                codeField.setText(invite.code)
+                guidance.setText(R.string.enroll_intro)
+            }
+        }, {
+            scan.isEnabled = true
+            guidance.setText(R.string.camera_failed)
+            startCamera()
+        })
+    }
+
     private fun enroll() {
-        val invite = try {
+        val typed = try {
             EnrollmentInvite.typed(serverField.text.toString(), codeField.text.toString())
         } catch (e: IllegalArgumentException) {
             alert(getString(R.string.enroll_need_code))
             return
         }
+        val invite = scanned?.takeIf { it.server == typed.server && it.code == typed.code } ?: typed
         val notice = settings.consentVersion
         if (notice == null) {
             startActivity(Intent(this, ConsentActivity::class.java))

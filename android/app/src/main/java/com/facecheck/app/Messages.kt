@@ -26,6 +26,11 @@ fun Activity.explain(error: Throwable): String = when (error) {
     is FacecheckException.WrongKey, is FacecheckException.VaultCorrupt, is VaultKeyLost ->
         getString(R.string.vault_unreadable)
     is FacecheckException.VaultRolledBack -> getString(R.string.vault_rolled_back)
+    is FacecheckException.QrCodeNotRead -> when (error.reason()) {
+        "unreadable" -> getString(R.string.scan_unreadable)
+        "not_enrollment" -> getString(R.string.scan_not_enrollment)
+        else -> getString(R.string.scan_none)
+    }
     is FacecheckException.InvalidState ->
         if (error.reason() == "not_enrolled") getString(R.string.result_not_enrolled)
         else getString(R.string.error_generic, error.message)

@@ -67,6 +67,20 @@ public final class Facecheck implements AutoCloseable {
     }
 
     /**
+     * The payload of the dispatcher's enrollment QR code ({@code facecheck-enroll:1?server=...&code=...}) in a camera
+     * picture (JPEG or PNG), read on the phone: the picture is bounded and decoded like a selfie, scanned in grey at
+     * most 1600 pixels a side, and neither stored nor logged. Needs the library loaded, not an engine.
+     *
+     * @throws FacecheckException.QrCodeNotRead with the reason {@code no_code}, {@code unreadable} or {@code
+     *     not_enrollment}
+     * @throws FacecheckException.InvalidInput a picture that does not decode or is too large
+     */
+    public static String readQrCode(byte[] picture) throws FacecheckException {
+        checkNotNull(picture, "picture");
+        return NativeBridge.readQrCode(picture);
+    }
+
+    /**
      * Loads the models (each must match the digest the library pins) and opens the vault at {@code vault} if one
      * exists; {@link #enroll} creates it otherwise.
      *

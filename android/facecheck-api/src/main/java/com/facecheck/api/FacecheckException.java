@@ -150,6 +150,26 @@ public class FacecheckException extends Exception {
         }
     }
 
+    /**
+     * {@link Facecheck#readQrCode} found no enrollment code in the picture; {@link #reason()} says why: {@code
+     * no_code} (the picture shows no QR code), {@code unreadable} (a code is there but does not read: blurred, too
+     * far away, cut off or in glare) or {@code not_enrollment} (a code that is not a Facecheck enrollment code).
+     */
+    public static final class QrCodeNotRead extends FacecheckException {
+        private static final long serialVersionUID = 1L;
+        private final String reason;
+
+        public QrCodeNotRead(String reason, String message) {
+            super(message);
+            this.reason = reason;
+        }
+
+        /** {@code no_code}, {@code unreadable} or {@code not_enrollment}, for choosing a localised text. */
+        public String reason() {
+            return reason;
+        }
+    }
+
     /** A failure inside the library (I/O, a model that would not run, a caught panic). Not the driver's fault. */
     public static final class Internal extends FacecheckException {
         private static final long serialVersionUID = 1L;

@@ -33,4 +33,6 @@ final class NativeBridge {
     static native String reviewRequest(long handle, String checkInToken, String reason) throws FacecheckException;
 
     static native byte[] devicePublicKey(long handle) throws FacecheckException;
+
+    static native String readQrCode(byte[] picture) throws FacecheckException;
 }
