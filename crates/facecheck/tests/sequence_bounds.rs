@@ -83,7 +83,7 @@ fn sequence_bounds_a_thousand_frames_are_refused_before_decoding() {
 fn sequence_bounds_too_many_bytes_are_refused_before_decoding() {
     // Five frames of garbage at the decoder's 16 MiB limit each: 80 MiB in all.
     let big = vec![0u8; 16 << 20];
-    let frames = timed(&vec![FrameData::Encoded(&big); 5], 0);
+    let frames = timed(&[FrameData::Encoded(&big); 5], 0);
     match run(&frames) {
         Err(Error::FramesTooLarge { given, max }) => assert_eq!((given, max), (80 << 20, MAX_SEQUENCE_BYTES)),
         other => panic!("{other:?}"),
@@ -179,7 +179,7 @@ impl Rng {
 
 #[test]
 fn sequence_bounds_random_sequences_decide_or_refuse() {
-    let mut rng = Rng(0x5eed_0f_face_c4ec);
+    let mut rng = Rng(0x005e_ed0f_face_c4ec);
     let (mut decided, mut refused) = (0, 0);
     for round in 0..24 {
         // Up to 6 frames: NV21 of a random (often wrong) size and length, random bytes, or a small grey PNG.

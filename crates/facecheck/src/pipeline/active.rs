@@ -4,9 +4,10 @@
 //! [`Engine::check_active_timed`] decides, from the frames alone ([`TimedFrame`]: JPEG, PNG or NV21 preview
 //! buffers, each with its capture time; [`Engine::check_active`] takes stills without times):
 //! 1. **Bounds.** Before anything is decoded: more than [`MAX_ACTIVE_FRAMES`] frames is an error
-//!    ([`Error::CheckinFrameCount`]), and so are more than [`MAX_SEQUENCE_BYTES`](crate::pipeline::frame::MAX_SEQUENCE_BYTES) in all
-//!    ([`Error::FramesTooLarge`]), a frame outside its bounds ([`FrameData::check`]: [`Error::Selfie`], numbered from
-//!    1) and a capture time not after the one before it ([`Error::FramesOutOfOrder`]). A sequence lasting more than
+//!    ([`Error::CheckinFrameCount`]), and so are more than
+//!    [`MAX_SEQUENCE_BYTES`](crate::pipeline::frame::MAX_SEQUENCE_BYTES) in all ([`Error::FramesTooLarge`]), a frame
+//!    outside its bounds ([`FrameData::check`]: [`Error::Selfie`], numbered from one) and a capture time not after
+//!    the one before it ([`Error::FramesOutOfOrder`]). A sequence lasting more than
 //!    [`MAX_SEQUENCE_MS`] from its first frame to its last is [`ActiveDecision::TooSlow`], decided from the times
 //!    alone. Then a frame that does not decode within the decoder's limits is [`Error::Selfie`]. Frames are decoded
 //!    one at a time and not kept: the memory of a check is that of one frame, whatever their number.

@@ -173,7 +173,7 @@ pub fn check_nv21(width: u32, height: u32, len: usize) -> Result<()> {
             "an NV21 frame of {width}x{height}: each side must be {MIN_NV21_SIDE} to {MAX_NV21_SIDE} pixels"
         )));
     }
-    if width % 2 != 0 || height % 2 != 0 {
+    if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
         return Err(Error::InvalidFrame(format!("an NV21 frame of {width}x{height}: both sides must be even")));
     }
     let pixels = u64::from(width) * u64::from(height);
@@ -183,7 +183,7 @@ pub fn check_nv21(width: u32, height: u32, len: usize) -> Result<()> {
         )));
     }
     let expected = pixels * 3 / 2;
-    if u64::try_from(len).map_or(true, |len| len != expected) {
+    if u64::try_from(len) != Ok(expected) {
         return Err(Error::InvalidFrame(format!("an NV21 frame of {width}x{height} is {expected} bytes, {len} given")));
     }
     Ok(())
