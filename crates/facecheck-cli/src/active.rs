@@ -100,28 +100,7 @@ pub fn all_challenges() -> Vec<ActiveChallenge> {
 
 /// The attempts under `dir`: its sub-folders, in name order, each with its frames in name order.
 fn attempts(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, String> {
-    let list = |d: &Path| -> Result<Vec<PathBuf>, String> {
-        let mut paths = std::fs::read_dir(d)
-            .map_err(|e| format!("cannot list {}: {e}", d.display()))?
-            .map(|e| e.map(|e| e.path()).map_err(|e| format!("cannot list {}: {e}", d.display())))
-            .collect::<Result<Vec<_>, _>>()?;
-        paths.sort();
-        Ok(paths)
-    };
-    let mut found = Vec::new();
-    for folder in list(dir)?.into_iter().filter(|p| p.is_dir()) {
-        let name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let frames: Vec<PathBuf> = list(&folder)?
-            .into_iter()
-            .filter(|p| {
-                p.is_file()
-                    && p.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| ["jpg", "jpeg", "png"].contains(&e.to_ascii_lowercase().as_str()))
-            })
-            .collect();
-        found.push((name, frames));
-    }
+    let found = crate::eval_checkin::identities(dir)?;
     if found.is_empty() {
         return Err(format!("no attempt folders under {}", dir.display()));
     }

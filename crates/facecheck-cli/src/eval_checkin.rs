@@ -359,7 +359,8 @@ pub struct Report {
     pub ms_per_image_median: f64,
 }
 
-/// The identities of an LFW-style folder (`<Person>/<image>.jpg|png`), each with its image files in name order.
+/// The identities of an LFW-style folder (`<Person>/<image>.jpg|png`), each with its image files in name order (also
+/// the attempt folders of `eval active`, `<attempt>/<frame>.jpg|png`).
 pub fn identities(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, String> {
     let list = |d: &Path| -> Result<Vec<PathBuf>, String> {
         let mut paths = Vec::new();

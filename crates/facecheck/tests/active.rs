@@ -11,53 +11,14 @@
 //! cheap bounds tests of the sequence entry point are in `sequence_bounds.rs`, which runs there too.
 
 use facecheck::{
-    ActiveChallenge, ActiveDecision, Engine, Error, FaceChoice, FrameData, FrameSight, Pose, Rotation, TimedFrame,
+    ActiveChallenge, ActiveDecision, Error, FaceChoice, FrameData, FrameSight, Pose, Rotation, TimedFrame,
 };
 use image::RgbImage;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod sequences;
 
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| Engine::from_dir(&root().join("../../models")).expect("shipped models load"))
-}
-
-fn png(image: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    image.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).expect("encodes");
-    out
-}
-
-/// The photo at `path` reframed around its largest face: a square three face-widths wide centred on the face
-/// (grey where it goes past the photo's edges), resized to 400x400, as PNG.
-fn framed(path: &Path) -> Vec<u8> {
-    let image = facecheck::decode_image(&std::fs::read(path).expect("photo")).expect("decodes");
-    let faces = engine().detector().detect(&image).expect("detects");
-    let face = FaceChoice::Largest.pick(&faces, image.width(), image.height()).expect("a face");
-    let (cx, cy) = face.bbox.centre();
-    let side = 3.0 * face.bbox.width().max(face.bbox.height());
-    let mut canvas = RgbImage::from_pixel(side as u32, side as u32, image::Rgb([128, 128, 128]));
-    image::imageops::replace(&mut canvas, &image, (side / 2.0 - cx) as i64, (side / 2.0 - cy) as i64);
-    png(&image::imageops::resize(&canvas, 400, 400, image::imageops::FilterType::Triangle))
-}
-
-fn mirrored(bytes: &[u8]) -> Vec<u8> {
-    png(&image::imageops::flip_horizontal(&facecheck::decode_image(bytes).expect("decodes")))
-}
-
-fn fixture(name: &str) -> PathBuf {
-    root().join("tests/fixtures").join(name)
-}
-
-/// Obama frontal, turned to his left, turned to his right.
-fn obama() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    let left = framed(&fixture("obama1.jpg"));
-    (framed(&fixture("obama.jpg")), left.clone(), mirrored(&left))
-}
+use sequences::{engine, fixture, framed, obama, png, root};
 
 fn left_right() -> ActiveChallenge {
     ActiveChallenge::new([Pose::Left, Pose::Right]).expect("two poses")
@@ -69,7 +30,7 @@ fn decide(challenge: &ActiveChallenge, frames: &[Vec<u8>]) -> facecheck::ActiveV
 
 #[test]
 fn active_the_fixture_poses_are_what_the_sequences_assume() {
-    let (f, l, r) = obama();
+    let [f, l, r] = obama();
     let pose = |bytes: &[u8]| {
         let image = facecheck::decode_image(bytes).expect("decodes");
         let faces = engine().detector().detect(&image).expect("detects");
@@ -86,7 +47,7 @@ fn active_the_fixture_poses_are_what_the_sequences_assume() {
 
 #[test]
 fn active_a_sequence_that_follows_the_challenge_is_live() {
-    let (f, l, r) = obama();
+    let [f, l, r] = obama();
     let verdict = decide(&left_right(), &[f.clone(), l.clone(), r.clone()]);
     assert_eq!(verdict.decision, ActiveDecision::Live, "{verdict:?}");
     assert_eq!((verdict.frontal_frame, verdict.reached.clone()), (Some(0), vec![Some(1), Some(2)]));
@@ -102,7 +63,7 @@ fn active_a_sequence_that_follows_the_challenge_is_live() {
 
 #[test]
 fn active_the_same_frames_in_the_wrong_order_fail() {
-    let (f, l, r) = obama();
+    let [f, l, r] = obama();
     let verdict = decide(&left_right(), &[f.clone(), r.clone(), l.clone()]);
     assert_eq!(verdict.decision, ActiveDecision::PoseNotReached, "{verdict:?}");
     // A recording that shows every pose does not pass every challenge: an unexpected pose fails at once.
@@ -115,7 +76,7 @@ fn active_the_same_frames_in_the_wrong_order_fail() {
 
 #[test]
 fn active_identical_frames_fail() {
-    let (f, l, _) = obama();
+    let [f, l, _] = obama();
     for frames in [vec![f.clone(); 5], vec![l.clone(); 5]] {
         let verdict = decide(&left_right(), &frames);
         assert_eq!(verdict.decision, ActiveDecision::PoseNotReached, "{verdict:?}");
@@ -124,13 +85,13 @@ fn active_identical_frames_fail() {
 
 #[test]
 fn active_a_sequence_that_swaps_to_another_person_fails() {
-    let (_, l, r) = obama();
+    let [_, l, r] = obama();
     // Someone else's frontal face, then Obama doing the turns: the turns are not the frontal face's person.
     let biden = framed(&fixture("biden2.jpg"));
     let verdict = decide(&left_right(), &[biden, l.clone(), r.clone()]);
     assert_eq!(verdict.decision, ActiveDecision::FaceChanged, "{verdict:?}");
     // A face that jumps across the frame between two frames is a cut to another face.
-    let (f, ..) = obama();
+    let [f, ..] = obama();
     let shifted = {
         let image = facecheck::decode_image(&f).expect("decodes");
         let mut wide = RgbImage::from_pixel(1200, 400, image::Rgb([0, 0, 0]));
@@ -149,7 +110,7 @@ fn active_a_print_attack_fails_the_passive_check_even_with_the_right_turns() {
     // The Silent-Face printed photo as the frontal frame is refused by the passive check (or, failing that, by the
     // identity of the turns); never live.
     let print = framed(&fixture("image_F1.jpg"));
-    let (_, l, r) = obama();
+    let [_, l, r] = obama();
     let verdict = decide(&left_right(), &[print, l, r]);
     assert_ne!(verdict.decision, ActiveDecision::Live, "{verdict:?}");
 }
@@ -158,7 +119,7 @@ fn active_a_print_attack_fails_the_passive_check_even_with_the_right_turns() {
 fn active_frame_counts_are_bounded() {
     let none: [Vec<u8>; 0] = [];
     assert_eq!(decide(&left_right(), &none).decision, ActiveDecision::TooFewFrames);
-    let (f, ..) = obama();
+    let [f, ..] = obama();
     let verdict = decide(&left_right(), &[f]);
     assert_eq!(verdict.decision, ActiveDecision::TooFewFrames);
     assert_eq!(verdict.tracked_frames(), 1);
@@ -169,7 +130,7 @@ fn active_frame_counts_are_bounded() {
         Err(Error::CheckinFrameCount { given: 65, max: 64 })
     ));
     // An unreadable frame is an error that names it.
-    let (f, l, _) = obama();
+    let [f, l, _] = obama();
     let result = engine().check_active(&left_right(), &[f, l, b"not an image".to_vec()]);
     assert!(matches!(result, Err(Error::Selfie { index: 3, .. })), "{result:?}");
     // No faces at all.
@@ -210,7 +171,7 @@ fn at_times<'a>(frames: &'a [Vec<u8>], times: &[u64]) -> Vec<TimedFrame<'a>> {
 
 #[test]
 fn active_timed_frames_within_the_limits_are_live_and_slow_ones_are_not() {
-    let (f, l, r) = obama();
+    let [f, l, r] = obama();
     let frames = [f, l, r];
     let verdict = engine().check_active_timed(&left_right(), &at_times(&frames, &[1_000, 2_500, 4_000])).expect("ok");
     assert_eq!(verdict.decision, ActiveDecision::Live, "{verdict:?}");
@@ -230,7 +191,7 @@ fn active_timed_frames_within_the_limits_are_live_and_slow_ones_are_not() {
 
 #[test]
 fn active_nv21_preview_frames_decide_as_the_pictures_do() {
-    let (f, l, r) = obama();
+    let [f, l, r] = obama();
     let buffers: Vec<(Vec<u8>, u32, u32)> = [&f, &l, &r].into_iter().map(|b| nv21_of(b)).collect();
     let frames: Vec<TimedFrame> = buffers
         .iter()

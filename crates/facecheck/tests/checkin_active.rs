@@ -6,14 +6,10 @@
 use facecheck::checkin::{self, Challenge, Clock, Outcome};
 use facecheck::checkin_active::check_in_active;
 use facecheck::vault::KEK_LEN;
-use facecheck::{
-    ActiveChallenge, ActiveDecision, Engine, Error, FaceChoice, FrameData, Kek, LockOut, Pose, TimedFrame, Vault,
-};
+use facecheck::{ActiveChallenge, ActiveDecision, Error, FrameData, Kek, LockOut, Pose, TimedFrame, Vault};
 use facecheck_attest::{CounterState, Expectations, LivenessMethod, RegistrationExpectations, Registry};
-use image::RgbImage;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 
 const DRIVER: &str = "driver-0042";
 const FLEET: &str = "fleet-north";
@@ -23,41 +19,9 @@ const SKEW: u64 = 300;
 const NONCE: &str = "nonce-0";
 const BLOCK: &str = "block-2025-06-15-am";
 
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        Engine::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")).expect("the shipped models load")
-    })
-}
+mod sequences;
 
-fn fixture_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
-
-fn png(image: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    image.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).expect("encodes");
-    out
-}
-
-/// The photo reframed around its largest face, 400x400, as in `tests/active.rs`.
-fn framed(name: &str) -> Vec<u8> {
-    let image = facecheck::decode_image(&std::fs::read(fixture_path(name)).expect("photo")).expect("decodes");
-    let faces = engine().detector().detect(&image).expect("detects");
-    let face = FaceChoice::Largest.pick(&faces, image.width(), image.height()).expect("a face");
-    let (cx, cy) = face.bbox.centre();
-    let side = 3.0 * face.bbox.width().max(face.bbox.height());
-    let mut canvas = RgbImage::from_pixel(side as u32, side as u32, image::Rgb([128, 128, 128]));
-    image::imageops::replace(&mut canvas, &image, (side / 2.0 - cx) as i64, (side / 2.0 - cy) as i64);
-    png(&image::imageops::resize(&canvas, 400, 400, image::imageops::FilterType::Triangle))
-}
-
-/// Obama frontal, turned to his left, turned to his right.
-fn obama() -> [Vec<u8>; 3] {
-    let left = framed("obama1.jpg");
-    let right = png(&image::imageops::flip_horizontal(&facecheck::decode_image(&left).expect("decodes")));
-    [framed("obama.jpg"), left, right]
-}
+use sequences::{engine, fixture, framed, obama};
 
 fn timed(frames: &[Vec<u8>]) -> Vec<TimedFrame<'_>> {
     frames
@@ -92,10 +56,8 @@ impl Drop for TempDir {
 
 /// Enrolls the three Obama photos at `T0`; returns the vault and the fleet's registry.
 fn enroll_obama(dir: &TempDir) -> (Vault, Registry) {
-    let selfies: Vec<Vec<u8>> = ["obama.jpg", "obama1.jpg", "obama2.jpg"]
-        .iter()
-        .map(|n| std::fs::read(fixture_path(n)).expect("fixture"))
-        .collect();
+    let selfies: Vec<Vec<u8>> =
+        ["obama.jpg", "obama1.jpg", "obama2.jpg"].iter().map(|n| std::fs::read(fixture(n)).expect("fixture")).collect();
     let kek = Kek::from_bytes(&[7; KEK_LEN]);
     let enrolled =
         checkin::enroll(engine(), dir.0.join("driver.vault"), &kek, DRIVER, FLEET, &selfies, at(T0)).expect("enrolls");
@@ -146,7 +108,7 @@ fn checkin_active_live_sequence_matches_with_lvm_active_and_passive_says_passive
 
     // A passive check-in signs lvm "passive".
     let challenge = Challenge { nonce: NONCE, block: BLOCK };
-    let selfie = std::fs::read(fixture_path("obama2.jpg")).expect("fixture");
+    let selfie = std::fs::read(fixture("obama2.jpg")).expect("fixture");
     let passive = checkin::check_in(engine(), &mut vault, &challenge, &[selfie], at(T0 + 120)).expect("checks in");
     assert_eq!(passive.outcome, Outcome::Match);
     let verified = verify(&mut state, &registry, &passive.token, T0 + 120);
@@ -193,7 +155,7 @@ fn checkin_active_someone_else_does_not_match() {
     let (mut vault, _) = enroll_obama(&dir);
     let [_, l, r] = obama();
     // Biden facing the camera, then Obama's turns: the turns are not the frontal face's person.
-    let result = active(&mut vault, &[framed("biden2.jpg"), l, r], T0 + 60);
+    let result = active(&mut vault, &[framed(&fixture("biden2.jpg")), l, r], T0 + 60);
     assert!(matches!(result.check_in.outcome, Outcome::NoMatch | Outcome::SpoofSuspected), "{result:?}");
     assert_ne!(result.check_in.outcome, Outcome::Match);
     assert_eq!(vault.failures(), 1);
