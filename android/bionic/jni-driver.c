@@ -3,13 +3,14 @@
  * qemu-aarch64 with the dynamic linker and libraries of a real Android userland (../shared/android/userland-*).
  *
  *   jni-driver full  LIB.so REPO WORKDIR   every entry point: open, screen, enroll, status, devicePublicKey,
- *                                          registrationStatement, checkIn (match, no match), erase, close, and the
+ *                                          registrationStatement, checkIn (match, no match), activeChallenge,
+ *                                          checkInActive (match, bad shapes), erase, close, and the
  *                                          test-only panics (the library built with --features testing)
  *   jni-driver smoke LIB.so REPO WORKDIR   the shipped library: loads, names its models, refuses a bad key
  *                                          with a typed exception, closes (no model is loaded: quick)
  *
- * The "JVM" here is only what the bridge uses: classes by name, strings (ASCII), byte arrays, object arrays,
- * objects made by constructors (their arguments are kept, so results and exceptions can be read back) and one
+ * The "JVM" here is only what the bridge uses: classes by name, strings (ASCII), byte, int and long arrays, object
+ * arrays, objects made by constructors (their arguments are kept, so results and exceptions can be read back) and one
  * pending exception. Any other JNI function stops the test with its index in the JNI function table.
  *
  * Freestanding C: no NDK headers exist here, so the few libc functions used are declared below (bionic's API 23
@@ -88,7 +89,7 @@ static void fail_fatal(const char *fmt, ...) {
 }
 
 /* --- the object model --- */
-enum kind { K_CLASS, K_STRING, K_BYTES, K_ARRAY, K_INSTANCE };
+enum kind { K_CLASS, K_STRING, K_BYTES, K_INTS, K_LONGS, K_ARRAY, K_INSTANCE };
 #define MAX_ARGS 16
 
 struct obj {
@@ -98,6 +99,8 @@ struct obj {
   char *str;        /* a string's bytes, NUL-terminated */
   jsize len;        /* an array's length */
   jbyte *bytes;     /* a byte[]'s elements */
+  jint *ints;       /* an int[]'s */
+  jlong *longs;     /* a long[]'s */
   struct obj **elems;
   char sig[256];    /* an instance: its constructor's signature, and the arguments */
   int nargs;
@@ -179,6 +182,26 @@ static struct obj *new_bytes(const void *data, jsize len) {
   o->len = len;
   o->bytes = xcalloc(len ? (size_t)len : 1);
   if (data) memcpy(o->bytes, data, (size_t)len);
+  return o;
+}
+
+static struct obj *new_ints(const jint *data, jsize len) {
+  struct obj *o = xcalloc(sizeof *o);
+  o->kind = K_INTS;
+  o->cls = class_named("[I");
+  o->len = len;
+  o->ints = xcalloc(sizeof(jint) * (len ? (size_t)len : 1));
+  memcpy(o->ints, data, sizeof(jint) * (size_t)len);
+  return o;
+}
+
+static struct obj *new_longs(const jlong *data, jsize len) {
+  struct obj *o = xcalloc(sizeof *o);
+  o->kind = K_LONGS;
+  o->cls = class_named("[J");
+  o->len = len;
+  o->longs = xcalloc(sizeof(jlong) * (len ? (size_t)len : 1));
+  memcpy(o->longs, data, sizeof(jlong) * (size_t)len);
   return o;
 }
 
@@ -413,6 +436,22 @@ static void GetByteArrayRegion(JNIEnvPtr env, jobject a, jsize start, jsize len,
   }
   memcpy(buf, a->bytes + start, (size_t)len);
 }
+static void GetIntArrayRegion(JNIEnvPtr env, jobject a, jsize start, jsize len, jint *buf) {
+  if (a->kind != K_INTS) fail_fatal("GetIntArrayRegion on something other than an int[]");
+  if (start < 0 || len < 0 || start + len > a->len) {
+    out_of_bounds();
+    return;
+  }
+  memcpy(buf, a->ints + start, sizeof(jint) * (size_t)len);
+}
+static void GetLongArrayRegion(JNIEnvPtr env, jobject a, jsize start, jsize len, jlong *buf) {
+  if (a->kind != K_LONGS) fail_fatal("GetLongArrayRegion on something other than a long[]");
+  if (start < 0 || len < 0 || start + len > a->len) {
+    out_of_bounds();
+    return;
+  }
+  memcpy(buf, a->longs + start, sizeof(jlong) * (size_t)len);
+}
 static void SetByteArrayRegion(JNIEnvPtr env, jobject a, jsize start, jsize len, const jbyte *buf) {
   if (start < 0 || len < 0 || start + len > a->len) {
     out_of_bounds();
@@ -513,6 +552,8 @@ static void init_jni(void) {
   env_table[184] = (fn)GetByteArrayElements;
   env_table[192] = (fn)ReleaseByteArrayElements;
   env_table[200] = (fn)GetByteArrayRegion;
+  env_table[203] = (fn)GetIntArrayRegion;
+  env_table[204] = (fn)GetLongArrayRegion;
   env_table[208] = (fn)SetByteArrayRegion;
   env_table[217] = (fn)MonitorEnter;
   env_table[218] = (fn)MonitorExit;
@@ -643,6 +684,8 @@ typedef jobject (*ReviewRequest)(JNIEnvPtr, jobject, jlong, jobject, jobject);
 typedef jobject (*ReadQrCode)(JNIEnvPtr, jobject, jobject);
 typedef jobject (*CheckIn)(JNIEnvPtr, jobject, jlong, jobject, jobject, jlong, jobject);
 typedef jobject (*HandleCall)(JNIEnvPtr, jobject, jlong);
+typedef jobject (*ActiveChallenge)(JNIEnvPtr, jobject, jobject);
+typedef jobject (*CheckInActive)(JNIEnvPtr, jobject, jlong, jobject, jobject, jlong, jobject, jobject, jobject);
 typedef jobject (*Erase)(JNIEnvPtr, jobject, jlong, jobject, jobject);
 typedef void (*Panic)(JNIEnvPtr, jobject);
 typedef void (*PanicHoldingLock)(JNIEnvPtr, jobject, jlong);
@@ -688,6 +731,8 @@ int main(int argc, char **argv) {
   ReviewRequest review_request = (ReviewRequest)entry("api_NativeBridge_reviewRequest", 1);
   ReadQrCode read_qr_code = (ReadQrCode)entry("api_NativeBridge_readQrCode", 1);
   HandleCall device_public_key = (HandleCall)entry("api_NativeBridge_devicePublicKey", 1);
+  ActiveChallenge active_challenge = (ActiveChallenge)entry("api_NativeBridge_activeChallenge", 1);
+  CheckInActive check_in_active = (CheckInActive)entry("api_NativeBridge_checkInActive", 1);
   Panic panic = (Panic)entry("hosttest_NativeTesting_panic", full);
   PanicHoldingLock panic_holding_lock = (PanicHoldingLock)entry("hosttest_NativeTesting_panicHoldingLock", full);
   if (!full) check(panic == NULL, "the shipped library has no test-only entry points", NULL);
@@ -784,9 +829,41 @@ int main(int argc, char **argv) {
   struct obj *result = check_in(the_env, cls, h, new_string("nonce-bionic-1"), new_string("block-1"), -1,
                                 frames_of(repo, same, 1));
   expect_no_exception("checkIn with the enrolled driver's photo");
-  check(result && result->nargs == 7 && is_jws(result->args[0].l) && str_arg(result, 1) &&
-            strcmp(str_arg(result, 1), "match") == 0 && result->args[6].j > 1700000000,
-        "checkIn: outcome match, a signed token, issued_at set", str_arg(result, 1));
+  check(result && result->nargs == 9 && is_jws(result->args[0].l) && str_arg(result, 1) &&
+            strcmp(str_arg(result, 1), "match") == 0 && result->args[6].j > 1700000000 && str_arg(result, 7) &&
+            strcmp(str_arg(result, 7), "passive") == 0,
+        "checkIn: outcome match, a signed token, issued_at set, liveness method passive", str_arg(result, 1));
+  /* The active check-in: the poses from the nonce, then JPEG frames described by int[] shapes and long[] times
+     (Facecheck.checkInActive's arrays): facing the camera, turned left, turned right, 400 ms apart. */
+  struct obj *poses = active_challenge(the_env, cls, new_string("nonce-active-2"));
+  expect_no_exception("activeChallenge");
+  check(poses && poses->kind == K_ARRAY && poses->len == 2 && strcmp(poses->elems[0]->str, "left") == 0 &&
+            strcmp(poses->elems[1]->str, "right") == 0,
+        "activeChallenge(nonce-active-2) asks for left, then right", NULL);
+  struct obj *turn = new_array(class_named("[B"), 3, NULL);
+  const char *turn_names[] = {"frontal", "left", "right"};
+  for (int i = 0; i < 3; i++) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/android/host-tests/fixtures/head-turn/%s.jpg", repo, turn_names[i]);
+    turn->elems[i] = read_file(path);
+  }
+  const jint shapes[12] = {0};
+  const jlong times[3] = {1000, 1400, 1800};
+  result = check_in_active(the_env, cls, h, new_string("nonce-active-2"), new_string("block-1"), -1, turn,
+                           new_ints(shapes, 12), new_longs(times, 3));
+  expect_no_exception("checkInActive with the enrolled driver's head turn");
+  check(result && result->nargs == 9 && is_jws(result->args[0].l) && str_arg(result, 1) &&
+            strcmp(str_arg(result, 1), "match") == 0 && str_arg(result, 7) && strcmp(str_arg(result, 7), "active") == 0 &&
+            result->args[8].l == NULL,
+        "checkInActive: outcome match, liveness method active, no active reason", str_arg(result, 1));
+  const jint nv21_short[4] = {1, 640, 480, 0};
+  check_in_active(the_env, cls, h, new_string("nonce-active-3"), new_string("block-1"), -1,
+                  frames_of(repo, same, 1), new_ints(nv21_short, 4), new_longs(times, 1));
+  expect_exception("checkInActive with a JPEG described as a 640x480 NV21 frame throws InvalidInput", "InvalidInput",
+                   NULL);
+  check_in_active(the_env, cls, h, new_string("nonce-active-3"), new_string("block-1"), -1, turn, new_ints(shapes, 8),
+                  new_longs(times, 3));
+  expect_exception("checkInActive with fewer shapes than frames throws InvalidInput", "InvalidInput", NULL);
   const char *other[] = {"biden.jpg"};
   result = check_in(the_env, cls, h, new_string("nonce-bionic-2"), new_string("block-1"), -1, frames_of(repo, other, 1));
   expect_no_exception("checkIn with another person");

@@ -9,26 +9,29 @@
 //!   [`error::ThrowFacecheck`], so a Rust error or panic always reaches Java as a `FacecheckException`;
 //! - no call returns an image, a crop, an embedding, a template or a score: only tokens (signed JWS), outcome
 //!   names, retake reasons, timestamps and the device's public key;
-//! - frames and selfies are bounded before they are copied out of the JVM: at most [`MAX_FRAMES`] frames (or
-//!   [`MAX_ENROLLMENT_SELFIES`] selfies), each within the decoder's [`decode::MAX_ENCODED_BYTES`], 64 MiB in all;
+//! - frames and selfies are bounded before they are copied out of the JVM ([`frames`]): at most [`MAX_FRAMES`]
+//!   frames (or [`MAX_ENROLLMENT_SELFIES`] selfies, or an active check-in's 64 timed frames), each within its
+//!   bounds, 64 MiB in all;
 //! - there is no network code; logs (Android's logcat through `android_logger`, from info level up) carry no user
 //!   data, and outcomes (what a check-in, an enrollment or an erasure came to) are logged at debug level only, which
 //!   logcat does not get.
 
 mod error;
+mod frames;
 mod session;
 #[cfg(feature = "testing")]
 mod testing;
 
 use error::{BridgeError, Result, ThrowFacecheck};
 use facecheck::checkin::{
-    self, Challenge, EnrollmentContext, MAX_ENROLLMENT_SELFIES, MAX_FRAMES, MIN_ENROLLMENT_SELFIES,
+    self, Challenge, CheckIn, EnrollmentContext, MAX_ENROLLMENT_SELFIES, MAX_FRAMES, MIN_ENROLLMENT_SELFIES,
 };
-use facecheck::decode;
+use facecheck::checkin_active::check_in_active;
 use facecheck::review::{review_request, ReviewSubject};
-use facecheck::{Clock, Engine, Kek, LockOut, Manifest, ModelBytes, Screening, Vault};
-use facecheck_attest::{CodeBinding, Consent, ReviewReason};
-use jni::objects::{JByteArray, JClass, JObject, JObjectArray, JString, JValue};
+use facecheck::{ActiveChallenge, Clock, Engine, Kek, LockOut, Manifest, ModelBytes, Screening, Vault};
+use facecheck_attest::{CodeBinding, Consent, LivenessMethod, ReviewReason};
+use frames::{frames, selfie, timed_frames};
+use jni::objects::{JByteArray, JClass, JIntArray, JLongArray, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned};
 use session::{Session, Slot};
@@ -140,56 +143,6 @@ fn java_string<'l>(env: &mut Env<'l>, text: Option<&str>) -> Result<JString<'l>>
     Ok(match text {
         Some(text) => JString::from_str(env, text)?,
         None => JString::null(),
-    })
-}
-
-/// Most bytes one call copies out of the JVM for its frames or selfies, in all (64 MiB: eight camera JPEGs of a
-/// 12-megapixel selfie camera are 16 to 48 MiB). Each one is also within [`decode::MAX_ENCODED_BYTES`].
-const MAX_FRAME_BYTES_PER_CALL: usize = 64 << 20;
-
-/// One selfie, copied out of the JVM only if it is within [`decode::MAX_ENCODED_BYTES`].
-fn selfie(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>> {
-    if array.is_null() {
-        return Err(BridgeError::InvalidArgument("the selfie is null"));
-    }
-    decode::check_encoded_len(array.len(env)?)?;
-    bytes(env, array)
-}
-
-/// The frames of a `byte[][]`: their number (at most `max`, else the core's error `too_many(count)`), each one's
-/// length and their total are checked before anything is copied out of the JVM. The checks run on references to
-/// the frames that the copies then read, and a Java array's length never changes: what was checked is what is copied.
-fn frames(
-    env: &mut Env<'_>,
-    array: &JObjectArray<'_, JByteArray<'_>>,
-    max: usize,
-    too_many: fn(usize) -> facecheck::Error,
-) -> Result<Vec<Vec<u8>>> {
-    if array.is_null() {
-        return Err(BridgeError::InvalidArgument("the frame array is null"));
-    }
-    let count = array.len(env)?;
-    if count > max {
-        return Err(too_many(count).into());
-    }
-    env.with_local_frame(count, |env| {
-        let mut elements = Vec::with_capacity(count);
-        let mut total = 0;
-        for i in 0..count {
-            let element = array.get_element(env, i)?;
-            if element.is_null() {
-                return Err(BridgeError::InvalidArgument("a frame is null"));
-            }
-            let len = element.len(env)?;
-            decode::check_encoded_len(len)
-                .map_err(|source| facecheck::Error::Selfie { index: i + 1, source: Box::new(source) })?;
-            total += len;
-            if total > MAX_FRAME_BYTES_PER_CALL {
-                return Err(BridgeError::InvalidArgument("the frames are more than 64 MiB in all"));
-            }
-            elements.push(element);
-        }
-        elements.iter().map(|element| bytes(env, element)).collect()
     })
 }
 
@@ -367,13 +320,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_checkIn<'l>(
     env.with_env(|env| -> Result<_> {
         let session = session::get(handle)?;
         let (nonce, block) = (string(env, &nonce)?, string(env, &block_id)?);
-        let last_counter = match last_counter {
-            -1 => None,
-            counter => Some(
-                u64::try_from(counter)
-                    .map_err(|_| BridgeError::InvalidArgument("the fleet's last counter is -1 (none) or at least 0"))?,
-            ),
-        };
+        let last_counter = fleet_last_counter(last_counter)?;
         let frames = frames(env, &frames_array, MAX_FRAMES, |given| facecheck::Error::CheckinFrameCount {
             given,
             max: MAX_FRAMES,
@@ -385,22 +332,108 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_checkIn<'l>(
         let result = checkin::check_in_with(&session.engine, vault, &challenge, last_counter, &frames, now)?;
         drop(slot);
         log::debug!("check-in signed: {}", result.outcome);
-        let token = JString::from_str(env, &result.token)?;
-        let outcome = JString::from_str(env, result.outcome.as_str())?;
-        let retake = java_string(env, result.retake.map(|issue| issue.code()))?;
-        let message = JString::from_str(env, result.message())?;
-        let (locked_until, until_reenrolled) = lock_out_values(result.lock_out);
-        let args = [
-            JValue::from(&token),
-            JValue::from(&outcome),
-            JValue::from(&retake),
-            JValue::from(&message),
-            JValue::Long(locked_until),
-            JValue::Bool(until_reenrolled),
-            JValue::Long(to_jlong(Some(result.issued_at))),
-        ];
-        let signature = jni_sig!("(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;JZJ)V");
-        Ok(env.new_object(jni_str!("com/facecheck/api/CheckInResult"), signature, &args)?)
+        check_in_result(env, &result, &result.message(), LivenessMethod::Passive, None)
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// A `com.facecheck.api.CheckInResult`: the check-in as signed, the sentence for the driver, the liveness method
+/// and, for a failed active check, its reason.
+fn check_in_result<'l>(
+    env: &mut Env<'l>,
+    result: &CheckIn,
+    message: &str,
+    method: LivenessMethod,
+    active_reason: Option<&str>,
+) -> Result<JObject<'l>> {
+    let token = JString::from_str(env, &result.token)?;
+    let outcome = JString::from_str(env, result.outcome.as_str())?;
+    let retake = java_string(env, result.retake.map(|issue| issue.code()))?;
+    let message = JString::from_str(env, message)?;
+    let (locked_until, until_reenrolled) = lock_out_values(result.lock_out);
+    let method = JString::from_str(env, method.as_str())?;
+    let active_reason = java_string(env, active_reason)?;
+    let args = [
+        JValue::from(&token),
+        JValue::from(&outcome),
+        JValue::from(&retake),
+        JValue::from(&message),
+        JValue::Long(locked_until),
+        JValue::Bool(until_reenrolled),
+        JValue::Long(to_jlong(Some(result.issued_at))),
+        JValue::from(&method),
+        JValue::from(&active_reason),
+    ];
+    let signature = jni_sig!(
+        "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;JZJLjava/lang/String;Ljava/lang/String;)V"
+    );
+    Ok(env.new_object(jni_str!("com/facecheck/api/CheckInResult"), signature, &args)?)
+}
+
+/// The fleet's last counter for the core: -1 is none.
+fn fleet_last_counter(value: jlong) -> Result<Option<u64>> {
+    match value {
+        -1 => Ok(None),
+        counter => u64::try_from(counter)
+            .map(Some)
+            .map_err(|_| BridgeError::InvalidArgument("the fleet's last counter is -1 (none) or at least 0")),
+    }
+}
+
+/// `String[] activeChallenge(String nonce)`: the head poses (`left`, `right`, `up`) the active check-in of this
+/// nonce asks for, in order. Needs no engine.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_activeChallenge<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    nonce: JString<'l>,
+) -> JObjectArray<'l, JString<'l>> {
+    env.with_env(|env| -> Result<_> {
+        let challenge = ActiveChallenge::from_nonce(&string(env, &nonce)?);
+        let poses = challenge.poses();
+        let array = JObjectArray::<JString>::new(env, poses.len(), JString::null())?;
+        for (i, pose) in poses.iter().enumerate() {
+            let name = JString::from_str(env, pose.code())?;
+            array.set_element(env, i, &name)?;
+        }
+        Ok(array)
+    })
+    .resolve::<ThrowFacecheck>()
+}
+
+/// `CheckInResult checkInActive(long handle, String nonce, String blockId, long lastCounter, byte[][] frames, int[]
+/// shapes, long[] times)`: one check-in with the active challenge of `nonce` ([`check_in_active`]), on the timed
+/// frames as `com.facecheck.api.Frame` describes them ([`frames::timed_frames`]). Signed outcomes are results, as
+/// for `checkIn`, with the liveness method `active` and, for a sequence that failed the active check (signed
+/// `spoof_suspected`), the reason; errors throw.
+#[allow(clippy::too_many_arguments)] // the JNI signature: env, class, then the Java arguments
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_com_facecheck_api_NativeBridge_checkInActive<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    nonce: JString<'l>,
+    block_id: JString<'l>,
+    last_counter: jlong,
+    frames_array: JObjectArray<'l, JByteArray<'l>>,
+    shapes: JIntArray<'l>,
+    times: JLongArray<'l>,
+) -> JObject<'l> {
+    env.with_env(|env| -> Result<_> {
+        let session = session::get(handle)?;
+        let (nonce, block) = (string(env, &nonce)?, string(env, &block_id)?);
+        let last_counter = fleet_last_counter(last_counter)?;
+        let frames = timed_frames(env, &frames_array, &shapes, &times)?;
+        let now = now()?;
+        let mut slot = session.lock()?;
+        let vault = slot.open_vault(&session.path, now)?;
+        let challenge = Challenge { nonce: &nonce, block: &block };
+        let result = check_in_active(&session.engine, vault, &challenge, last_counter, &frames.frames(), now)?;
+        drop(slot);
+        drop(frames);
+        log::debug!("check-in signed: {} (active)", result.check_in.outcome);
+        let reason = result.active.filter(|&d| d != facecheck::ActiveDecision::Live).map(|d| d.code());
+        check_in_result(env, &result.check_in, &result.message(), LivenessMethod::Active, reason)
     })
     .resolve::<ThrowFacecheck>()
 }
@@ -594,7 +627,7 @@ mod tests {
         let lines = log_lines();
         for outcome in ["driver enrolled", "check-in signed", "template erased"] {
             let levels: Vec<_> = lines.iter().filter(|(_, m)| m.starts_with(outcome)).map(|(l, _)| *l).collect();
-            assert_eq!(levels, ["debug"], "{outcome}: {lines:?}");
+            assert!(!levels.is_empty() && levels.iter().all(|&l| l == "debug"), "{outcome}: {lines:?}");
         }
     }
 }

@@ -2,6 +2,7 @@ package com.facecheck.hosttest
 
 import com.facecheck.api.Facecheck
 import com.facecheck.api.FacecheckException
+import com.facecheck.api.Frame
 import com.facecheck.flow.CheckInFlow
 import com.facecheck.flow.Device
 import com.facecheck.flow.EnrollmentInvite
@@ -172,6 +173,25 @@ class FlowSuite(private val repo: File, fleetBinary: File, private val work: Fil
         return flow.submitSelfies(photos(photo))
     }
 
+    /**
+     * A head-turn challenge for `block` whose poses the fixtures can show (turned left and right; none tipped up):
+     * each challenge asks for one of six orders, two of them left and right only, so a few are asked for.
+     */
+    private fun headTurnChallenge(block: String): FlowState.AwaitingHeadTurn {
+        repeat(60) {
+            val state = flow.startCheckIn(block)
+            check(state is FlowState.AwaitingHeadTurn) { state.toString() }
+            check(state.poses == Facecheck.activeChallenge(state.nonce).toList()) { "the poses are the core's" }
+            if ("up" !in state.poses) return state
+        }
+        throw AssertionError("no challenge of left and right in 60")
+    }
+
+    /** The head-turn fixtures (`frontal`, `left`, `right`) as frames 400 ms apart. */
+    private fun headTurnFrames(names: List<String>): List<Frame> = names.mapIndexed { i, name ->
+        Frame.jpeg(File(repo, "android/host-tests/fixtures/head-turn/$name.jpg").readBytes(), 400L * i)
+    }
+
     private fun decided(state: FlowState, verdict: String): FlowState.Decided {
         if (state !is FlowState.Decided || state.verdict != verdict) {
             throw AssertionError("expected the fleet's $verdict, got $state")
@@ -304,6 +324,28 @@ class FlowSuite(private val repo: File, fleetBinary: File, private val work: Fil
             check(first is FlowState.Failed && first.reason == "not_registered_yet") { first.toString() }
             check(flow.outbox.isEmpty()) { "the statement signed again was not delivered" }
             decided(checkIn("block-1500", "obama2.jpg"), "accepted")
+        }
+        test("a fleet that asks for the head turn: the core's poses, the turn checked on the phone, an active match") {
+            fleet.admin("policy", "--fleet", fleetId, "--liveness", "active")
+            try {
+                val wrong = headTurnChallenge("block-1550")
+                val e = expect<FlowException> { flow.submitSelfies(photos("obama2.jpg")) }
+                check(e.reason == "wrong_liveness_check") { e.reason }
+                // The right frames in the wrong order: signed as a failed liveness check, with what to do differently.
+                val reversed = headTurnFrames(listOf("frontal") + wrong.poses.reversed())
+                val failed = decided(flow.submitHeadTurn(reversed), "review")
+                check(failed.outcome == "spoof_suspected" && failed.retake == "pose_not_reached") { failed.toString() }
+                headTurnChallenge("block-1550")
+                val state = decided(flow.submitHeadTurn(headTurnFrames(listOf("frontal") + (flow.state as FlowState.AwaitingHeadTurn).poses)), "accepted")
+                check(state.outcome == "match") { state.toString() }
+                val recorded = fleet.checkins(driver)
+                val methods = (0 until 2).map { recorded.getJSONObject(it).getString("liveness_method") }
+                check(methods == listOf("active", "active")) { recorded.toString() }
+            } finally {
+                fleet.admin("policy", "--fleet", fleetId, "--liveness", "passive")
+            }
+            check(flow.startCheckIn("block-1560") is FlowState.AwaitingSelfie) { "the fleet went back to passive" }
+            flow.dismiss()
         }
         test("another person: the phone signs no_match and the fleet puts it up for review; the 5th locks the phone") {
             for (attempt in 1..5) {

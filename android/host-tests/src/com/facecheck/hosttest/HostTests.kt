@@ -3,6 +3,7 @@ package com.facecheck.hosttest
 import com.facecheck.api.CheckInResult
 import com.facecheck.api.Facecheck
 import com.facecheck.api.FacecheckException
+import com.facecheck.api.Frame
 import com.facecheck.api.ModelSource
 import com.facecheck.api.Status
 import java.awt.image.BufferedImage
@@ -66,6 +67,7 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
         screening()
         enrollment()
         checkIns()
+        activeCheckIns()
         inputBounds()
         lockOut()
         concurrency()
@@ -224,6 +226,7 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
             val result = engine.checkIn("nonce-match-1", "block-1", photos("obama2.jpg"))
             check(result.outcome() == CheckInResult.MATCH && result.isMatch) { result.toString() }
             check(result.lockedUntil() == null && result.retakeReason() == null)
+            check(result.livenessMethod() == CheckInResult.PASSIVE && result.activeReason() == null) { result.toString() }
             result.requireMatch()
             val claims = verify(result.token(), "nonce-match-1")
             check(claims.contains("\"res\": \"match\"") || claims.contains("\"res\":\"match\"")) { claims }
@@ -297,6 +300,88 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
         }
     }
 
+    // --- the active check-in: the head turn the fleet's nonce asks for ----------------------------------------
+
+    private val headTurns = File(repo, "android/host-tests/fixtures/head-turn")
+
+    /** The head-turn fixtures (`frontal`, `left`, `right`) as JPEG frames 400 ms apart. */
+    private fun turn(vararg names: String): List<Frame> =
+        names.mapIndexed { i, name -> Frame.jpeg(File(headTurns, "$name.jpg").readBytes(), 1_000L + 400L * i) }
+
+    private fun activeCheckIns() {
+        test("activeChallenge: the poses the nonce determines, as the core's test vectors say") {
+            check(Facecheck.activeChallenge("nonce-0").toList() == listOf("left", "right"))
+            check(Facecheck.activeChallenge("N").toList() == listOf("left", "up"))
+            check(Facecheck.activeChallenge("").toList() == listOf("up", "right"))
+            val seen = (0 until 60).map { Facecheck.activeChallenge("nonce-$it").toList() }.toSet()
+            check(seen.all { it.size == 2 && it[0] != it[1] && it.all { p -> p in setOf("left", "right", "up") } })
+            check(seen.size == 6) { "the six orders: $seen" }
+        }
+        test("active check-in with the turns out of order: spoof_suspected (pose_not_reached), signed lvm active") {
+            check(Facecheck.activeChallenge("nonce-active-6").toList() == listOf("right", "left"))
+            val failures = engine.status().failures()
+            val result = engine.checkInActive("nonce-active-6", "block-1", -1, turn("frontal", "left", "right"))
+            check(result.outcome() == CheckInResult.SPOOF_SUSPECTED) { result.toString() }
+            check(result.activeReason() == "pose_not_reached" && result.livenessMethod() == CheckInResult.ACTIVE)
+            check(result.message().contains("turns asked for were not seen")) { result.message() }
+            check(payload(result.token()).contains("\"lvm\":\"active\"")) { payload(result.token()) }
+            check(verify(result.token(), "nonce-active-6").contains("spoof_suspected"))
+            check(engine.status().failures() == failures + 1) { "a failed active check counts toward the lock-out" }
+        }
+        test("active check-in facing the camera, then left, then right as asked: match, lvm active, verified") {
+            check(Facecheck.activeChallenge("nonce-active-2").toList() == listOf("left", "right"))
+            val result = engine.checkInActive("nonce-active-2", "block-1", -1, turn("frontal", "left", "right"))
+            check(result.isMatch && result.activeReason() == null) { result.toString() }
+            check(result.livenessMethod() == CheckInResult.ACTIVE)
+            check(verify(result.token(), "nonce-active-2").contains("match"))
+            check(payload(result.token()).contains("\"lvm\":\"active\"")) { payload(result.token()) }
+            check(engine.status().failures() == 0) { "a match clears the failures" }
+        }
+        test("active check-in from NV21 preview buffers stored a quarter turn anticlockwise (rotation 90): match") {
+            val frames = listOf("frontal", "left", "right").mapIndexed { i, name ->
+                val upright = ImageIO.read(File(headTurns, "$name.jpg"))
+                Frame.nv21(nv21(quarterTurnAnticlockwise(upright)), upright.height, upright.width, 90, 400L * i)
+            }
+            check(Facecheck.activeChallenge("nonce-active-nv21-0").toList() == listOf("left", "right"))
+            val result = engine.checkInActive("nonce-active-nv21-0", "block-1", -1, frames)
+            check(result.isMatch && result.livenessMethod() == CheckInResult.ACTIVE) { result.toString() }
+            frames.forEach { it.wipe() }
+        }
+        test("active check-in: frames out of bounds or out of time order throw InvalidInput, nothing signed") {
+            val before = counter(engine.checkIn("nonce-active-ctr-1", "block-1", photos("obama2.jpg")).token())
+            val frontal = File(headTurns, "frontal.jpg").readBytes()
+            val bad = listOf(
+                listOf(Frame.nv21(ByteArray(640 * 480), 640, 480, 0, 0)), // a quarter of the bytes missing
+                listOf(Frame.nv21(ByteArray(3000 * 2000 * 3 / 2), 3000, 2000, 0, 0)), // larger than 1920x1080
+                listOf(Frame.nv21(ByteArray(641 * 480 * 3 / 2), 641, 480, 0, 0)), // an odd side
+                listOf(Frame.jpeg(frontal, 500), Frame.jpeg(frontal, 400)), // time going back
+                listOf(Frame.jpeg(ByteArray(0), 0)),
+                emptyList(),
+                (0..64).map { Frame.jpeg(frontal, it.toLong()) } // 65 frames, one more than the most
+            )
+            for (frames in bad) {
+                expect<FacecheckException.InvalidInput> { engine.checkInActive("nonce-active-bad", "block-1", -1, frames) }
+            }
+            expect<IllegalArgumentException> { Frame.nv21(ByteArray(640 * 480 * 3 / 2), 640, 480, 45, 0) }
+            expect<IllegalArgumentException> { Frame.jpeg(frontal, -1) }
+            // Straight to the native method: shapes that do not match the frames, and an unknown format.
+            val handle = Facecheck::class.java.getDeclaredField("handle").also { it.isAccessible = true }.getLong(engine)
+            expect<FacecheckException.InvalidInput> {
+                nativeBridge("checkInActive", handle, "n", "b", -1L, arrayOf(frontal), IntArray(3), LongArray(1))
+            }
+            expect<FacecheckException.InvalidInput> {
+                nativeBridge("checkInActive", handle, "n", "b", -1L, arrayOf(frontal), intArrayOf(7, 0, 0, 0), LongArray(1))
+            }
+            val after = counter(engine.checkIn("nonce-active-ctr-2", "block-1", photos("obama2.jpg")).token())
+            check(after == before + 1) { "a refused active check-in used a counter: $before then $after" }
+        }
+        test("active check-in: a frame wiped by the app reads as no picture at all") {
+            val frames = turn("frontal", "left", "right")
+            frames.forEach { it.wipe() }
+            expect<FacecheckException.InvalidInput> { engine.checkInActive("nonce-active-7", "block-1", -1, frames) }
+        }
+    }
+
     // --- input bounds: checked before the bridge copies a frame out of the JVM ---------------------------------
 
     private fun inputBounds() {
@@ -313,7 +398,7 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
         test("check-in: frames over 64 MiB in all throw InvalidInput, nothing signed") {
             val frames = (1..5).map { padded("obama2.jpg", 13 shl 20) }
             val e = expect<FacecheckException.InvalidInput> { engine.checkIn("nonce-bulk", "block-1", frames) }
-            check(e.message!!.contains("64 MiB in all")) { e.message!! }
+            check(e.message!!.contains("more than ${64 shl 20}")) { e.message!! }
         }
         test("check-in with 9 frames and enroll with 6 selfies are refused by their count before a frame is read") {
             // Straight to the native methods, with null frames (which the wrapper would refuse): reading any of
@@ -583,6 +668,8 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
             try {
                 expect<NullPointerException> { reopened.checkIn("n", "b", listOf(photo("obama2.jpg"), null)) }
                 expect<NullPointerException> { reopened.screen(null) }
+                expect<NullPointerException> { reopened.checkInActive("n", "b", -1, listOf(null)) }
+                expect<NullPointerException> { Frame.jpeg(null, 0) }
             } finally {
                 reopened.close()
             }
@@ -660,6 +747,41 @@ class Suite(private val repo: File, private val cli: File, private val work: Fil
 
     /** A fixture followed by zeros up to `size` bytes: still a valid JPEG (the bytes after its end are ignored). */
     private fun padded(name: String, size: Int): ByteArray = photo(name).copyOf(size)
+
+    /** The picture turned a quarter anticlockwise: what a phone's sensor stores for a portrait frame. */
+    private fun quarterTurnAnticlockwise(image: BufferedImage): BufferedImage {
+        val turned = BufferedImage(image.height, image.width, BufferedImage.TYPE_INT_RGB)
+        for (y in 0 until turned.height) for (x in 0 until turned.width) {
+            turned.setRGB(x, y, image.getRGB(image.width - 1 - y, x))
+        }
+        return turned
+    }
+
+    /** An RGB picture (even sides) as an NV21 buffer: JFIF full-range YCbCr, each 2x2 block's chroma its mean. */
+    private fun nv21(image: BufferedImage): ByteArray {
+        val (w, h) = image.width to image.height
+        val out = ByteArray(w * h * 3 / 2)
+        fun rgb(x: Int, y: Int): Triple<Double, Double, Double> {
+            val p = image.getRGB(x, y)
+            return Triple(((p shr 16) and 255).toDouble(), ((p shr 8) and 255).toDouble(), (p and 255).toDouble())
+        }
+        fun byte(v: Double): Byte = Math.round(v).coerceIn(0, 255).toInt().toByte()
+        for (y in 0 until h) for (x in 0 until w) {
+            val (r, g, b) = rgb(x, y)
+            out[y * w + x] = byte(0.299 * r + 0.587 * g + 0.114 * b)
+        }
+        for (by in 0 until h / 2) for (bx in 0 until w / 2) {
+            var (cb, cr) = 0.0 to 0.0
+            for ((dx, dy) in listOf(0 to 0, 1 to 0, 0 to 1, 1 to 1)) {
+                val (r, g, b) = rgb(2 * bx + dx, 2 * by + dy)
+                cb += 128.0 - 0.168736 * r - 0.331264 * g + 0.5 * b
+                cr += 128.0 + 0.5 * r - 0.418688 * g - 0.081312 * b
+            }
+            out[w * h + by * w + bx * 2] = byte(cr / 4)
+            out[w * h + by * w + bx * 2 + 1] = byte(cb / 4)
+        }
+        return out
+    }
 
     /** A plain grey 640x480 JPEG: a valid picture with no face. */
     private fun blankJpeg(): ByteArray {

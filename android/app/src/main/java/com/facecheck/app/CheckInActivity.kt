@@ -9,6 +9,7 @@ import android.view.View
 import android.widget.Button
 import android.widget.EditText
 import android.widget.TextView
+import com.facecheck.api.Frame
 import com.facecheck.flow.CheckInFlow
 import com.facecheck.flow.FlowState
 import java.util.Arrays
@@ -19,16 +20,24 @@ import java.util.Arrays
  * fleet's), the selfie checked and signed on the phone, the signed result stored in the outbox before it is sent,
  * and the **fleet's** verdict shown. The state survives rotation and a killed process: on start the flow finishes
  * what was left (and the outbox job sends what could not be sent).
+ *
+ * When the fleet asks for the active check ([FlowState.AwaitingHeadTurn]) the screen prompts "look at the camera",
+ * then each of the challenge's poses in turn ([HEAD_TURN_LOOK_MS], [HEAD_TURN_POSE_MS]; announced for TalkBack,
+ * with a tick), recording preview frames meanwhile; the frames go to the flow, which has the core decide.
  */
 class CheckInActivity : CameraScreen() {
     private lateinit var status: TextView
     private lateinit var blockField: EditText
     private lateinit var start: Button
     private lateinit var take: Button
+    private lateinit var headTurn: Button
     private lateinit var message: TextView
     private lateinit var retry: Button
     private lateinit var review: Button
     private val ticker = Handler(Looper.getMainLooper())
+
+    /** The frames of the head turn being recorded, if one is (main thread only). */
+    private var recording: MutableList<Frame>? = null
     private var busy = false
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -38,6 +47,7 @@ class CheckInActivity : CameraScreen() {
         blockField = field(R.string.block_id_hint, null)
         start = button(getString(R.string.checkin_start)) { startCheckIn() }
         take = button(getString(R.string.checkin_take)) { capture() }
+        headTurn = button(getString(R.string.head_turn_start)) { recordHeadTurn() }
         message = text("", 18f)
         message.accessibilityLiveRegion = View.ACCESSIBILITY_LIVE_REGION_POLITE
         retry = button(getString(R.string.checkin_retry)) { act { it.dismiss() } }
@@ -47,7 +57,7 @@ class CheckInActivity : CameraScreen() {
         }
         camera.preview.matchWidth(dp(360))
         setScreen(
-            scrolling(column(status, blockField, start, camera.preview, take, message, retry, review, settingsButton))
+            scrolling(column(status, blockField, start, camera.preview, take, headTurn, message, retry, review, settingsButton))
         )
     }
 
@@ -58,6 +68,12 @@ class CheckInActivity : CameraScreen() {
 
     override fun onStop() {
         ticker.removeCallbacksAndMessages(null)
+        // A head turn cut short (the screen left mid-way) is dropped: its frames are wiped, nothing is signed.
+        recording?.let { frames ->
+            camera.stopRecording()
+            frames.forEach { it.wipe() }
+            recording = null
+        }
         super.onStop()
     }
 
@@ -108,6 +124,53 @@ class CheckInActivity : CameraScreen() {
         })
     }
 
+    /**
+     * The active check: the prompts in turn while the camera records, then the frames to the flow (and wiped after).
+     * The frames stay in memory; nothing is written.
+     */
+    private fun recordHeadTurn() {
+        val state = AppFlow.get(this).state as? FlowState.AwaitingHeadTurn ?: return
+        headTurn.isEnabled = false
+        val prompts = listOf(R.string.head_turn_look) + state.poses.map { pose ->
+            when (pose) {
+                "left" -> R.string.head_turn_left
+                "right" -> R.string.head_turn_right
+                else -> R.string.head_turn_up
+            }
+        }
+        val frames = ArrayList<Frame>()
+        recording = frames
+        val duration = HEAD_TURN_LOOK_MS + state.poses.size * HEAD_TURN_POSE_MS
+        if (!camera.startRecording(duration) { frames.add(it) }) {
+            recording = null
+            message.setText(R.string.camera_failed)
+            headTurn.isEnabled = true
+            return
+        }
+        var at = 0L
+        prompts.forEachIndexed { i, prompt ->
+            ticker.postDelayed({
+                message.setText(prompt)
+                message.announceForAccessibility(message.text)
+                message.performHapticFeedback(HapticFeedbackConstants.VIRTUAL_KEY)
+            }, at)
+            at += if (i == 0) HEAD_TURN_LOOK_MS else HEAD_TURN_POSE_MS
+        }
+        ticker.postDelayed({
+            camera.stopRecording()
+            recording = null
+            stopCamera()
+            message.setText(R.string.checkin_verifying)
+            act { flow ->
+                try {
+                    flow.submitHeadTurn(frames)
+                } finally {
+                    frames.forEach { it.wipe() }
+                }
+            }
+        }, at)
+    }
+
     /** Asks for a person to look at the last check-in (the request names it by its hash; nothing biometric). */
     private fun requestReview() {
         val reason = when (val state = AppFlow.get(this).state) {
@@ -141,6 +204,12 @@ class CheckInActivity : CameraScreen() {
             is FlowState.AwaitingSelfie -> {
                 show(camera = true)
                 blockField.setText(state.block)
+                startCamera()
+            }
+            is FlowState.AwaitingHeadTurn -> {
+                show(headTurn = true)
+                blockField.setText(state.block)
+                message.setText(R.string.head_turn_intro)
                 startCamera()
             }
             is FlowState.Sending -> message.setText(R.string.checkin_uploading)
@@ -185,17 +254,32 @@ class CheckInActivity : CameraScreen() {
         tick.run()
     }
 
-    private fun show(camera: Boolean = false, start: Boolean = false, retry: Boolean = false, review: Boolean = false) {
-        this.camera.preview.visibility = if (camera) View.VISIBLE else View.GONE
+    private fun show(
+        camera: Boolean = false,
+        headTurn: Boolean = false,
+        start: Boolean = false,
+        retry: Boolean = false,
+        review: Boolean = false
+    ) {
+        this.camera.preview.visibility = if (camera || headTurn) View.VISIBLE else View.GONE
         take.visibility = if (camera) View.VISIBLE else View.GONE
+        this.headTurn.visibility = if (headTurn) View.VISIBLE else View.GONE
         this.start.visibility = if (start) View.VISIBLE else View.GONE
-        blockField.visibility = if (start || camera) View.VISIBLE else View.GONE
+        blockField.visibility = if (start || camera || headTurn) View.VISIBLE else View.GONE
         this.retry.visibility = if (retry) View.VISIBLE else View.GONE
         this.review.visibility = if (review) View.VISIBLE else View.GONE
         setButtonsEnabled(true)
     }
 
     private fun setButtonsEnabled(enabled: Boolean) {
-        for (button in listOf(start, take, retry, review)) button.isEnabled = enabled
+        for (button in listOf(start, take, headTurn, retry, review)) button.isEnabled = enabled
+    }
+
+    companion object {
+        /** How long "look at the camera" is shown before the first pose. */
+        const val HEAD_TURN_LOOK_MS = 1_500L
+
+        /** How long each pose's prompt is shown while the camera records. */
+        const val HEAD_TURN_POSE_MS = 2_500L
     }
 }

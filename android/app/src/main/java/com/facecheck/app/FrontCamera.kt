@@ -4,10 +4,12 @@ import android.app.Activity
 import android.hardware.Camera
 import android.os.Handler
 import android.os.Looper
+import android.os.SystemClock
 import android.view.OrientationEventListener
 import android.view.Surface
 import android.view.SurfaceHolder
 import android.view.SurfaceView
+import com.facecheck.api.Frame
 
 /**
  * The front camera through `android.hardware.Camera` (the API of level 23; camera2 would add much code for
@@ -21,6 +23,10 @@ import android.view.SurfaceView
  * decode. The preview has the picture's aspect ratio (the view's height follows it): what the driver sees is what
  * is taken, undistorted. A shot that fails or does not come back within [SHOT_TIMEOUT_MS] is an error, never an
  * endless wait.
+ *
+ * For the active check the preview is recorded instead ([startRecording]): NV21 frames as the camera delivers them
+ * (the sensor's orientation, not mirrored, like the JPEG), at most one every [FRAME_INTERVAL_MS], each with the
+ * rotation that makes it upright and its time on the monotonic clock; the core converts and checks them.
  */
 @Suppress("DEPRECATION") // android.hardware.Camera is deprecated from API 21 but is the simplest API at level 23
 class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
@@ -122,6 +128,42 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
         }
     }
 
+    /**
+     * Records preview frames for the head turn, which lasts about `durationMs`: a copy of the NV21 buffer goes to
+     * [onFrame] on the main thread every [FRAME_INTERVAL_MS] at most, until [stopRecording]. The frames stay within
+     * [RECORDING_BUDGET_BYTES] and [MAX_RECORDED_FRAMES] (the core refuses more than 64 MiB or 64 frames): a large
+     * preview is recorded less often, so that the whole turn is still covered. False if the camera is not open.
+     */
+    fun startRecording(durationMs: Long, onFrame: (Frame) -> Unit): Boolean {
+        val current = camera ?: return false
+        val size = current.parameters.previewSize
+        val info = Camera.CameraInfo()
+        Camera.getCameraInfo(cameraId, info)
+        val bufferSize = size.width * size.height * 3 / 2
+        val fitting = minOf(MAX_RECORDED_FRAMES.toLong(), RECORDING_BUDGET_BYTES / bufferSize).coerceAtLeast(1)
+        val interval = maxOf(FRAME_INTERVAL_MS, durationMs / fitting)
+        var last = 0L
+        var recorded = 0L
+        repeat(2) { current.addCallbackBuffer(ByteArray(bufferSize)) }
+        current.setPreviewCallbackWithBuffer { data, cam ->
+            val now = SystemClock.elapsedRealtime()
+            if (data != null && now - last >= interval && recorded < fitting) {
+                last = now
+                recorded++
+                // Front camera: the sensor's orientation minus the phone's, as for the JPEG.
+                val rotation = (info.orientation - deviceDegrees + 360) % 360
+                onFrame(Frame.nv21(data.copyOf(), size.width, size.height, rotation, now))
+            }
+            cam.addCallbackBuffer(data)
+        }
+        return true
+    }
+
+    /** Stops [startRecording]; the preview goes on. */
+    fun stopRecording() {
+        camera?.setPreviewCallbackWithBuffer(null)
+    }
+
     /** The preview view's height for its width, at the preview's aspect (the screen is portrait: taller than wide). */
     private fun fitPreview(landscapeAspect: Double) {
         preview.post {
@@ -135,6 +177,7 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
 
     fun close() {
         orientation.disable()
+        camera?.setPreviewCallbackWithBuffer(null)
         camera?.stopPreview()
         camera?.release()
         camera = null
@@ -163,5 +206,14 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
 
         /** How long a shot may take before it counts as failed. */
         const val SHOT_TIMEOUT_MS = 8_000L
+
+        /** At most one recorded preview frame per this many milliseconds. */
+        const val FRAME_INTERVAL_MS = 150L
+
+        /** Most preview frames one head turn records (the core takes 64). */
+        const val MAX_RECORDED_FRAMES = 48
+
+        /** Most bytes of preview frames one head turn records (the core takes 64 MiB). */
+        const val RECORDING_BUDGET_BYTES = 48L shl 20
     }
 }

@@ -77,11 +77,21 @@ fun Activity.retakeText(reason: String?): String = getString(
     }
 )
 
+/** What went wrong in a head turn, per the core's active reason code; null for any other code. */
+fun Activity.headTurnText(reason: String?): String? = when (reason) {
+    "pose_not_reached" -> getString(R.string.active_pose_not_reached)
+    "too_slow" -> getString(R.string.active_too_slow)
+    "face_changed" -> getString(R.string.active_face_changed)
+    "too_few_frames" -> getString(R.string.active_too_few_frames)
+    "passive_failed" -> getString(R.string.result_spoof)
+    else -> null
+}
+
 /** The fleet's verdict on a check-in, with what the phone saw when the fleet wants a person or a retake. */
 fun Activity.verdictText(decided: FlowState.Decided): String = when (decided.verdict) {
     "accepted" -> getString(R.string.result_match, decided.block)
     "refused" -> retakeText(decided.retake ?: decided.outcome)
-    else -> when (decided.outcome) {
+    else -> headTurnText(decided.retake) ?: when (decided.outcome) {
         CheckInResult.NO_MATCH -> getString(R.string.result_no_match)
         CheckInResult.SPOOF_SUSPECTED -> getString(R.string.result_spoof)
         else -> getString(R.string.verdict_review)

@@ -21,6 +21,11 @@ public final class CheckInResult {
      */
     public static final String LOCKED_OUT = "locked_out";
 
+    /** The liveness method of a check-in from one selfie ({@link Facecheck#checkIn}). */
+    public static final String PASSIVE = "passive";
+    /** The liveness method of a check-in with the head-turn challenge ({@link Facecheck#checkInActive}). */
+    public static final String ACTIVE = "active";
+
     private final String token;
     private final String outcome;
     private final String retakeReason;
@@ -28,10 +33,12 @@ public final class CheckInResult {
     private final long lockedUntil;
     private final boolean lockedUntilReenrolled;
     private final long issuedAt;
+    private final String livenessMethod;
+    private final String activeReason;
 
     /** Made by the native library. */
     CheckInResult(String token, String outcome, String retakeReason, String message, long lockedUntil,
-            boolean lockedUntilReenrolled, long issuedAt) {
+            boolean lockedUntilReenrolled, long issuedAt, String livenessMethod, String activeReason) {
         this.token = token;
         this.outcome = outcome;
         this.retakeReason = retakeReason;
@@ -39,6 +46,8 @@ public final class CheckInResult {
         this.lockedUntil = lockedUntil;
         this.lockedUntilReenrolled = lockedUntilReenrolled;
         this.issuedAt = issuedAt;
+        this.livenessMethod = livenessMethod;
+        this.activeReason = activeReason;
     }
 
     /** The signed attestation (a compact JWS): the only thing to send to the fleet server. */
@@ -93,6 +102,22 @@ public final class CheckInResult {
         return issuedAt;
     }
 
+    /** The liveness check the token says ran: {@link #PASSIVE} or {@link #ACTIVE}. */
+    public String livenessMethod() {
+        return livenessMethod;
+    }
+
+    /**
+     * For an active check-in whose sequence failed the active check (signed {@code spoof_suspected}): why, to advise
+     * the driver: {@code too_few_frames} (the face, alone, not seen in enough frames), {@code pose_not_reached} (a
+     * pose not seen, or out of order), {@code too_slow}, {@code face_changed} (another face, or the camera moved)
+     * or {@code passive_failed} (the frontal face looks like a photo or a screen, or the picture is too poor).
+     * Null for a passive check-in, a sequence that passed, or a lock-out (no frame was examined).
+     */
+    public String activeReason() {
+        return activeReason;
+    }
+
     /**
      * For callers that prefer exceptions: returns if the driver is checked in, else throws the exception matching
      * the outcome ({@code NoFace}, {@code PoorQuality}, {@code SpoofSuspected}, {@code LockedOut}, {@code NoMatch}).
@@ -120,6 +145,7 @@ public final class CheckInResult {
     @Override
     public String toString() {
         return "CheckInResult{outcome=" + outcome + (retakeReason != null ? ", retake=" + retakeReason : "")
+                + (activeReason != null ? ", active=" + activeReason : "")
                 + (lockedUntil >= 0 ? ", lockedUntil=" + lockedUntil : "")
                 + (lockedUntilReenrolled ? ", lockedUntilReenrolled" : "") + "}";
     }

@@ -81,6 +81,17 @@ public final class Facecheck implements AutoCloseable {
     }
 
     /**
+     * The head poses the active check-in of the fleet's {@code nonce} asks for, in order: two of {@code left},
+     * {@code right} and {@code up} (the subject's own left and right). The poses follow from the nonce alone, so the
+     * fleet can compute them too and nobody knows them before the fleet hands the nonce out. Needs the library
+     * loaded, not an engine.
+     */
+    public static String[] activeChallenge(String nonce) {
+        checkNotNull(nonce, "nonce");
+        return NativeBridge.activeChallenge(nonce);
+    }
+
+    /**
      * Loads the models (each must match the digest the library pins) and opens the vault at {@code vault} if one
      * exists; {@link #enroll} creates it otherwise.
      *
@@ -194,6 +205,40 @@ public final class Facecheck implements AutoCloseable {
      */
     public CheckInResult checkIn(String nonce, String blockId, List<byte[]> frames) throws FacecheckException {
         return checkIn(nonce, blockId, -1, frames);
+    }
+
+    /**
+     * One check-in with the active challenge (when the fleet's challenge asks for {@code liveness: active}): the
+     * camera recorded the driver facing it, then turning the head as {@link #activeChallenge} asked, and the frames
+     * go here in the order they were captured. The library signs {@code match} only if one face, the same person
+     * throughout, showed the poses in order and in time, the frontal face passed the passive liveness check, and it
+     * is the enrolled driver; the token says {@code lvm: active}. A sequence that fails the active check is signed
+     * {@code spoof_suspected} with the reason in {@link CheckInResult#activeReason()}, and counts as a failed attempt
+     * toward the lock-out (there are no retakes: ask the fleet for a new challenge). Anti-rollback as {@link
+     * #checkIn(String, String, long, List)}.
+     *
+     * @param frames 1 to 64 frames, JPEG or NV21, capture times increasing, 64 MiB in all
+     * @throws FacecheckException.VaultRolledBack the vault is older than what the fleet has seen; nothing was signed
+     * @throws FacecheckException.InvalidState reason {@code not_enrolled}
+     * @throws FacecheckException.InvalidInput an empty or too long challenge, no frame or too many, a frame out of
+     *     bounds or unreadable, capture times not increasing, a counter below -1
+     */
+    public CheckInResult checkInActive(String nonce, String blockId, long lastCounter, List<Frame> frames)
+            throws FacecheckException {
+        checkNotNull(nonce, "nonce");
+        checkNotNull(blockId, "blockId");
+        checkNotNull(frames, "frames");
+        Frame[] array = frames.toArray(new Frame[0]);
+        byte[][] data = new byte[array.length][];
+        int[] shapes = new int[array.length * 4];
+        long[] times = new long[array.length];
+        for (int i = 0; i < array.length; i++) {
+            checkNotNull(array[i], "frame " + (i + 1));
+            data[i] = array[i].data();
+            array[i].writeShape(shapes, i * 4);
+            times[i] = array[i].timeMillis();
+        }
+        return NativeBridge.checkInActive(handle, nonce, blockId, lastCounter, data, shapes, times);
     }
 
     /** Whether a face is enrolled, since when, until when it is kept, and any lock-out. */

@@ -23,6 +23,11 @@ final class NativeBridge {
     static native CheckInResult checkIn(long handle, String nonce, String blockId, long lastCounter, byte[][] frames)
             throws FacecheckException;
 
+    static native String[] activeChallenge(String nonce);
+
+    static native CheckInResult checkInActive(long handle, String nonce, String blockId, long lastCounter,
+            byte[][] frames, int[] shapes, long[] times) throws FacecheckException;
+
     static native Status status(long handle) throws FacecheckException;
 
     static native String erase(long handle, String nonce, String blockId) throws FacecheckException;

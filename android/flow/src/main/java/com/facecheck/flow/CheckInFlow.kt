@@ -1,7 +1,9 @@
 package com.facecheck.flow
 
+import com.facecheck.api.CheckInResult
 import com.facecheck.api.Facecheck
 import com.facecheck.api.FacecheckException
+import com.facecheck.api.Frame
 import org.json.JSONArray
 import org.json.JSONObject
 import java.io.File
@@ -72,7 +74,7 @@ class CheckInFlow(
     @Synchronized
     fun reconcile(): FlowState {
         val current = state
-        if (current is FlowState.AwaitingSelfie && now() >= current.expiresAt) set(FlowState.Ready)
+        if (current is FlowState.Challenged && now() >= current.expiresAt) set(FlowState.Ready)
         // A check-in left Sending (the process died before the answer) is in the outbox until delivered.
         return deliverOrQueue()
     }
@@ -125,7 +127,9 @@ class CheckInFlow(
 
     /**
      * Asks the fleet for a challenge for `block` (sending what the outbox holds first, without waiting on it) and
-     * checks the phone's clock against the fleet's. The next step is [submitSelfies].
+     * checks the phone's clock against the fleet's. The next step is [submitSelfies] when the fleet asks for the
+     * passive check ([FlowState.AwaitingSelfie]), [submitHeadTurn] when it asks for the active one
+     * ([FlowState.AwaitingHeadTurn], with the poses the core derives from the nonce).
      */
     @Synchronized
     fun startCheckIn(block: String): FlowState {
@@ -163,7 +167,13 @@ class CheckInFlow(
         if (offset > CLOCK_TOLERANCE_SECS || -offset > CLOCK_TOLERANCE_SECS) {
             return set(FlowState.Failed("clock_wrong", offset.toString()))
         }
-        return set(FlowState.AwaitingSelfie(challenge.block, challenge.nonce, challenge.lastCounter, challenge.expiresAt))
+        val next = if (challenge.liveness == Challenge.ACTIVE) {
+            val poses = Facecheck.activeChallenge(challenge.nonce).toList()
+            FlowState.AwaitingHeadTurn(challenge.block, challenge.nonce, challenge.lastCounter, challenge.expiresAt, poses)
+        } else {
+            FlowState.AwaitingSelfie(challenge.block, challenge.nonce, challenge.lastCounter, challenge.expiresAt)
+        }
+        return set(next)
     }
 
     /**
@@ -173,19 +183,46 @@ class CheckInFlow(
      */
     @Synchronized
     fun submitSelfies(frames: List<ByteArray>): FlowState {
-        val challenge = state as? FlowState.AwaitingSelfie
-            ?: throw FlowException("no_challenge", "start a check-in first")
+        val challenge = state as? FlowState.AwaitingSelfie ?: throw notAwaiting("a selfie")
+        return signAndDeliver(challenge) {
+            val result = device.engine().checkIn(challenge.nonce, challenge.block, challenge.lastCounter, frames)
+            Pair(result, result.retakeReason())
+        }
+    }
+
+    /**
+     * The active check: checks the recorded frames (in time order, the first looking at the camera, then the
+     * challenge's poses) on the phone, which signs `match` only if the head turned as asked and the face is the
+     * enrolled driver's; then as [submitSelfies]. A failed turn is signed as `spoof_suspected` with what went
+     * wrong (`pose_not_reached`, `too_slow`, ...) as the retake advice; it counts as a failed attempt.
+     */
+    @Synchronized
+    fun submitHeadTurn(frames: List<Frame>): FlowState {
+        val challenge = state as? FlowState.AwaitingHeadTurn ?: throw notAwaiting("a head turn")
+        return signAndDeliver(challenge) {
+            val result = device.engine().checkInActive(challenge.nonce, challenge.block, challenge.lastCounter, frames)
+            Pair(result, result.activeReason() ?: result.retakeReason())
+        }
+    }
+
+    private fun notAwaiting(what: String): FlowException = when (val current = state) {
+        is FlowState.Challenged -> FlowException("wrong_liveness_check", "the challenge is not for ${what}: $current")
+        else -> FlowException("no_challenge", "start a check-in first")
+    }
+
+    /** Signs on the phone (`sign`: the result and its retake advice), stores it in the outbox, delivers it. */
+    private fun signAndDeliver(challenge: FlowState.Challenged, sign: () -> Pair<CheckInResult, String?>): FlowState {
         val enrolled = profile ?: return set(FlowState.NotEnrolled)
         if (now() >= challenge.expiresAt) return set(FlowState.Failed("challenge_expired", challenge.block))
-        val result = try {
-            device.engine().checkIn(challenge.nonce, challenge.block, challenge.lastCounter, frames)
+        val (result, retake) = try {
+            sign()
         } catch (e: FacecheckException.VaultRolledBack) {
             return set(FlowState.Failed("vault_rolled_back", e.message ?: ""))
         }
         val item = outbox.add(
             StatementKind.CHECKIN, result.token(), enrolled.server, now(), JSONObject().put("block", challenge.block)
         )
-        set(FlowState.Sending(challenge.block, result.outcome(), result.retakeReason(), item.id, result.token()))
+        set(FlowState.Sending(challenge.block, result.outcome(), retake, item.id, result.token()))
         return deliverOrQueue()
     }
 

@@ -90,14 +90,23 @@ class CodeInfo(
     val consentNotice: String
 )
 
-/** A check-in challenge (`POST /v1/challenges`). */
+/**
+ * A check-in challenge (`POST /v1/challenges`). `liveness` is the check the fleet asks for: [PASSIVE] (one selfie) or
+ * [ACTIVE] (the head-turn challenge the core derives from the nonce); the fleet refuses a match that ran less.
+ */
 class Challenge(
     val nonce: String,
     val block: String,
     val expiresAt: Long,
     val serverTime: Long,
-    val lastCounter: Long
-)
+    val lastCounter: Long,
+    val liveness: String
+) {
+    companion object {
+        const val PASSIVE = "passive"
+        const val ACTIVE = "active"
+    }
+}
 
 /** The fleet's answer to a check-in (`POST /v1/checkins`): the decision that counts. */
 class FleetVerdict(val verdict: String, val reason: String, val counterGap: Long, val evidence: String)
@@ -130,7 +139,12 @@ class FleetApi(private val transport: Transport) {
             answer.getString("block"),
             answer.getLong("expires_at"),
             answer.getLong("server_time"),
-            answer.getLong("last_counter")
+            answer.getLong("last_counter"),
+            answer.getString("liveness").also {
+                if (it != Challenge.PASSIVE && it != Challenge.ACTIVE) {
+                    throw FleetError.BadAnswer("the fleet asks for an unknown liveness check: $it")
+                }
+            }
             )
         }
     }

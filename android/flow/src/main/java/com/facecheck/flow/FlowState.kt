@@ -1,5 +1,6 @@
 package com.facecheck.flow
 
+import org.json.JSONArray
 import org.json.JSONObject
 
 /**
@@ -16,8 +17,31 @@ sealed class FlowState {
     /** Check-in is locked on this phone after failed attempts: until `until` (unix seconds), or -1: until re-enrollment. */
     class LockedOut(val until: Long) : FlowState()
 
-    /** The fleet gave a challenge for `block`; the camera is next. */
-    class AwaitingSelfie(val block: String, val nonce: String, val lastCounter: Long, val expiresAt: Long) : FlowState()
+    /** The fleet gave a challenge for `block`, valid until `expiresAt` (unix seconds); the camera is next. */
+    abstract class Challenged(val block: String, val nonce: String, val lastCounter: Long, val expiresAt: Long) :
+        FlowState() {
+        /** `awaiting_selfie` or `awaiting_head_turn`, as saved. */
+        internal abstract val name: String
+
+        internal fun challengedJson(): JSONObject = JSONObject().put("state", name).put("block", block)
+            .put("nonce", nonce).put("last_counter", lastCounter).put("expires_at", expiresAt)
+    }
+
+    /** The fleet asked for the passive check: one selfie. */
+    class AwaitingSelfie(block: String, nonce: String, lastCounter: Long, expiresAt: Long) :
+        Challenged(block, nonce, lastCounter, expiresAt) {
+        override val name = "awaiting_selfie"
+    }
+
+    /**
+     * The fleet asked for the active check: the driver looks at the camera, then turns their head to each of
+     * `poses` in order (`left`, `right`, `up`: the core's derivation from the nonce, which the driver cannot know in
+     * advance) while the camera records.
+     */
+    class AwaitingHeadTurn(block: String, nonce: String, lastCounter: Long, expiresAt: Long, val poses: List<String>) :
+        Challenged(block, nonce, lastCounter, expiresAt) {
+        override val name = "awaiting_head_turn"
+    }
 
     /**
      * A check-in the phone signed (`outcome`, with what to fix for a retake in `retake`) and stored in the outbox as
@@ -69,8 +93,8 @@ sealed class FlowState {
         is NotEnrolled -> JSONObject().put("state", "not_enrolled")
         is Ready -> JSONObject().put("state", "ready")
         is LockedOut -> JSONObject().put("state", "locked_out").put("until", until)
-        is AwaitingSelfie -> JSONObject().put("state", "awaiting_selfie").put("block", block).put("nonce", nonce)
-            .put("last_counter", lastCounter).put("expires_at", expiresAt)
+        is AwaitingHeadTurn -> challengedJson().put("poses", JSONArray(poses))
+        is Challenged -> challengedJson()
         is Signed -> signedJson()
         is Decided -> JSONObject().put("state", "decided").put("block", block).put("outcome", outcome)
             .put("retake", retake ?: "").put("verdict", verdict).put("reason", reason).put("token", token)
@@ -90,6 +114,13 @@ sealed class FlowState {
                     json.getString("block"), json.getString("nonce"), json.getLong("last_counter"),
                     json.getLong("expires_at")
                 )
+                "awaiting_head_turn" -> {
+                    val poses = json.getJSONArray("poses")
+                    AwaitingHeadTurn(
+                        json.getString("block"), json.getString("nonce"), json.getLong("last_counter"),
+                        json.getLong("expires_at"), (0 until poses.length()).map { poses.getString(it) }
+                    )
+                }
                 "sending" -> Sending(
                     json.getString("block"), json.getString("outcome"), retake, json.getLong("outbox_id"),
                     json.getString("token")
