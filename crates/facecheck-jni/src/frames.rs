@@ -4,7 +4,6 @@
 //! NV21 frame, its stated size), then their total. The checks run on references to the Java arrays that the copies
 //! then read, and a Java array's length never changes: what was checked is what is copied.
 
-use crate::bytes;
 use crate::error::{BridgeError, Result};
 use facecheck::active::MAX_ACTIVE_FRAMES;
 use facecheck::decode;
@@ -17,6 +16,11 @@ use jni::Env;
 /// Most bytes one call copies out of the JVM for its frames or selfies, in all (64 MiB: eight camera JPEGs of a
 /// 12-megapixel selfie camera are 16 to 48 MiB). Each one is also within [`decode::MAX_ENCODED_BYTES`].
 const MAX_FRAME_BYTES_PER_CALL: usize = 64 << 20;
+
+/// The bytes of a Java `byte[]` (not bounded: for model files and keys, which the caller checks).
+pub(crate) fn bytes(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>> {
+    Ok(env.convert_byte_array(array)?)
+}
 
 /// One selfie, copied out of the JVM only if it is within [`decode::MAX_ENCODED_BYTES`].
 pub(crate) fn selfie(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>> {

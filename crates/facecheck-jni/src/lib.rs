@@ -30,7 +30,7 @@ use facecheck::checkin_active::check_in_active;
 use facecheck::review::{review_request, ReviewSubject};
 use facecheck::{ActiveChallenge, Clock, Engine, Kek, LockOut, Manifest, ModelBytes, Screening, Vault};
 use facecheck_attest::{CodeBinding, Consent, LivenessMethod, ReviewReason};
-use frames::{frames, selfie, timed_frames};
+use frames::{bytes, frames, selfie, timed_frames};
 use jni::objects::{JByteArray, JClass, JIntArray, JLongArray, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned};
@@ -93,10 +93,6 @@ fn lock_out_values(lock_out: Option<LockOut>) -> (jlong, jboolean) {
 /// A timestamp or count for Java (`long`); `None` becomes -1.
 fn to_jlong(value: Option<u64>) -> jlong {
     value.map_or(-1, |v| jlong::try_from(v).unwrap_or(jlong::MAX))
-}
-
-fn bytes(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>> {
-    Ok(env.convert_byte_array(array)?)
 }
 
 fn string(env: &Env<'_>, text: &JString<'_>) -> Result<String> {
