@@ -3,6 +3,7 @@ package com.facecheck.hosttest
 import com.facecheck.api.Facecheck
 import com.facecheck.api.FacecheckException
 import com.facecheck.api.Frame
+import com.facecheck.flow.CaptureHint
 import com.facecheck.flow.CheckInFlow
 import com.facecheck.flow.Device
 import com.facecheck.flow.EnrollmentInvite
@@ -11,6 +12,7 @@ import com.facecheck.flow.FlowException
 import com.facecheck.flow.FlowState
 import com.facecheck.flow.HttpAnswer
 import com.facecheck.flow.HttpTransport
+import com.facecheck.flow.SeenFace
 import com.facecheck.flow.StatementKind
 import com.facecheck.flow.Transport
 import org.json.JSONArray
@@ -200,6 +202,24 @@ class FlowSuite(private val repo: File, fleetBinary: File, private val work: Fil
     }
 
     fun run() {
+        test("capture hints: light first, then one face, its size and place, as the camera reports them") {
+            val centred = SeenFace(-300, -350, 300, 350) // 30 % of the frame, centred
+            check(CaptureHint.of(listOf(centred), 120) == CaptureHint.READY)
+            check(CaptureHint.of(listOf(centred), 20) == CaptureHint.MORE_LIGHT)
+            check(CaptureHint.of(emptyList(), 20) == CaptureHint.MORE_LIGHT) { "in the dark, light is what to fix" }
+            check(CaptureHint.of(emptyList(), 120) == CaptureHint.NO_FACE)
+            check(CaptureHint.of(listOf(centred, SeenFace(500, 500, 700, 700)), 120) == CaptureHint.SEVERAL_FACES)
+            check(CaptureHint.of(listOf(SeenFace(-100, -120, 100, 120)), 120) == CaptureHint.MOVE_CLOSER)
+            check(CaptureHint.of(listOf(SeenFace(-900, -950, 900, 950)), 120) == CaptureHint.MOVE_BACK)
+            check(CaptureHint.of(listOf(SeenFace(300, -300, 900, 300)), 120) == CaptureHint.CENTRE)
+            check(CaptureHint.of(null, 120) == CaptureHint.READY) { "no face detection on the phone: light only" }
+            check(CaptureHint.of(listOf(centred), null) == CaptureHint.READY) { "no frame yet" }
+            // The preview's brightness from its NV21 luma plane (the chroma after it does not count).
+            val dark = ByteArray(64 * 48 * 3 / 2) { if (it < 64 * 48) 20 else 200.toByte() }
+            check(CaptureHint.meanLuma(dark, 64, 48) == 20)
+            val half = ByteArray(64 * 48 * 3 / 2) { if (it < 64 * 24) 255.toByte() else 0 }
+            check(CaptureHint.meanLuma(half, 64, 48) == 127) { "${CaptureHint.meanLuma(half, 64, 48)}" }
+        }
         test("the dispatcher's QR code read from a photo by the native library, parsed into an invite") {
             val invite = EnrollmentInvite.parse(Facecheck.readQrCode(photos("enrollment_qr.jpg").single()))
             check(invite.server == "https://fleet.example.org/facecheck" && invite.code == "7K2M-9QXD-4RTV")

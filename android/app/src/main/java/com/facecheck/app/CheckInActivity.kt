@@ -32,6 +32,7 @@ class CheckInActivity : CameraScreen() {
     private lateinit var take: Button
     private lateinit var headTurn: Button
     private lateinit var message: TextView
+    private lateinit var hint: TextView
     private lateinit var retry: Button
     private lateinit var review: Button
     private val ticker = Handler(Looper.getMainLooper())
@@ -55,9 +56,12 @@ class CheckInActivity : CameraScreen() {
         val settingsButton = button(getString(R.string.settings_open)) {
             startActivity(Intent(this, SettingsActivity::class.java))
         }
-        camera.preview.matchWidth(dp(360))
+        hint = hintView()
+        camera.view.matchWidth(dp(360))
         setScreen(
-            scrolling(column(status, blockField, start, camera.preview, take, headTurn, message, retry, review, settingsButton))
+            scrolling(
+                column(status, blockField, start, camera.view, hint, take, headTurn, message, retry, review, settingsButton)
+            )
         )
     }
 
@@ -141,12 +145,7 @@ class CheckInActivity : CameraScreen() {
         val frames = ArrayList<Frame>()
         recording = frames
         val duration = HEAD_TURN_LOOK_MS + state.poses.size * HEAD_TURN_POSE_MS
-        if (!camera.startRecording(duration) { frames.add(it) }) {
-            recording = null
-            message.setText(R.string.camera_failed)
-            headTurn.isEnabled = true
-            return
-        }
+        camera.startRecording(duration) { frames.add(it) }
         var at = 0L
         prompts.forEachIndexed { i, prompt ->
             ticker.postDelayed({
@@ -218,6 +217,8 @@ class CheckInActivity : CameraScreen() {
                 message.setText(R.string.checkin_queued)
             }
             is FlowState.Decided -> {
+                // A selfie the core found too dark: the screen lights the face for the next one.
+                lightNextShot = state.retake == "too_dark"
                 show(retry = state.verdict != "accepted", start = state.verdict == "accepted", review = state.verdict == "review")
                 message.text = verdictText(state)
                 message.announceForAccessibility(message.text)
@@ -261,7 +262,8 @@ class CheckInActivity : CameraScreen() {
         retry: Boolean = false,
         review: Boolean = false
     ) {
-        this.camera.preview.visibility = if (camera || headTurn) View.VISIBLE else View.GONE
+        this.camera.view.visibility = if (camera || headTurn) View.VISIBLE else View.GONE
+        hint.visibility = this.camera.view.visibility
         take.visibility = if (camera) View.VISIBLE else View.GONE
         this.headTurn.visibility = if (headTurn) View.VISIBLE else View.GONE
         this.start.visibility = if (start) View.VISIBLE else View.GONE

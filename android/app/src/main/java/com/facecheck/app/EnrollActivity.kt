@@ -6,6 +6,7 @@ import android.widget.Button
 import android.widget.EditText
 import android.widget.TextView
 import com.facecheck.api.Facecheck
+import com.facecheck.api.FacecheckException
 import com.facecheck.flow.EnrollmentInvite
 import com.facecheck.flow.FlowException
 import com.facecheck.flow.FlowState
@@ -43,8 +44,8 @@ class EnrollActivity : CameraScreen() {
         take = button("") { takeSelfie() }
         finish = button("") { enroll() }
         scan = button(getString(R.string.scan_code)) { scanCode() }
-        camera.preview.matchWidth(dp(360))
-        setScreen(scrolling(column(scan, serverField, codeField, camera.preview, guidance, take, finish)))
+        camera.view.matchWidth(dp(360))
+        setScreen(scrolling(column(scan, serverField, codeField, camera.view, hintView(), guidance, take, finish)))
         updateButtons()
         cameraFromStart()
     }
@@ -67,10 +68,14 @@ class EnrollActivity : CameraScreen() {
         camera.takePicture({ jpeg ->
             Background.run(this, { Engine.get(this).screen(jpeg) }, { error ->
                 Arrays.fill(jpeg, 0.toByte())
+                // Too dark for the core: the screen lights the face for the next selfie.
+                lightNextShot = error is FacecheckException.PoorQuality && error.reason() == "too_dark"
+                if (lightNextShot) startCamera()
                 guidance.text = explain(error)
                 updateButtons()
             }) {
                 selfies.add(jpeg)
+                lightNextShot = false
                 guidance.text = getString(R.string.enroll_good, selfies.size)
                 updateButtons()
             }
