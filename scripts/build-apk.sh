@@ -76,8 +76,11 @@ kotlinc -no-jdk -no-reflect -jvm-target 1.8 -nowarn -cp "$ANDROID_JAR:$build/cla
 java -Xmx1g -cp "$DX_JAR" com.android.dx.command.Main --dex --min-sdk-version=23 \
   --output="$build/dex/classes.dex" "$build/classes" "$kotlin_stdlib"
 
-# 4. Assets (models stored uncompressed: the app reads them whole, without inflating) and the native library.
+# 4. Assets (models stored uncompressed: the app reads them whole, without inflating), the third-party notices of
+#    what the APK ships (every crate in the library, kotlin-stdlib, the models; shown under "Open-source licences"),
+#    and the native library.
 cp models/*.onnx models/manifest.json "$build/stage/assets/"
+python3 scripts/third-party-notices.py "$build/stage/assets/THIRD_PARTY_NOTICES.txt"
 if [ -n "$native_lib" ]; then
   # ELF e_machine (offset 18, little-endian) must be 183, EM_AARCH64.
   [ "$(od -An -tu2 -j18 -N2 "$native_lib" | tr -d ' ')" = 183 ] || { echo "error: $native_lib is not arm64" >&2; exit 1; }
@@ -124,4 +127,6 @@ if [ -n "$native_lib" ]; then
   aapt list -v "$out_apk" | grep -E ' lib/arm64-v8a/libfacecheck_jni\.so$' ||
     { echo "error: lib/arm64-v8a/libfacecheck_jni.so is missing from $out_apk" >&2; exit 1; }
 fi
+aapt list "$out_apk" | grep -qx 'assets/THIRD_PARTY_NOTICES.txt' ||
+  { echo "error: the third-party notices are missing from $out_apk" >&2; exit 1; }
 aapt dump badging "$out_apk" | grep -E '^(package|sdkVersion|targetSdkVersion|native-code):'

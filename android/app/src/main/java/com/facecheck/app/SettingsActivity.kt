@@ -5,6 +5,7 @@ import android.app.AlertDialog
 import android.content.Intent
 import android.os.Bundle
 import android.widget.LinearLayout
+import com.facecheck.api.Facecheck
 import com.facecheck.api.FacecheckException
 import com.facecheck.api.Status
 
@@ -66,6 +67,21 @@ class SettingsActivity : Activity() {
         content.addView(button(getString(R.string.show_notice)) {
             startActivity(Intent(this, ConsentActivity::class.java).putExtra(ConsentActivity.EXTRA_REVIEW, true))
         })
+        content.addView(button(getString(R.string.licences)) { showLicences() })
+    }
+
+    /** The third-party notices the build put in the APK's assets (scripts/third-party-notices.py). */
+    private fun showLicences() {
+        Background.run(this, {
+            assets.open(NOTICES).use { String(Facecheck.readAll(it), Charsets.UTF_8) }
+        }, { error -> alert(explain(error)) }) { notices ->
+            alert(notices, getString(R.string.licences))
+        }
+    }
+
+    companion object {
+        /** The asset build-apk.sh writes. */
+        const val NOTICES = "THIRD_PARTY_NOTICES.txt"
     }
 
     private fun confirm(then: () -> Unit) {
