@@ -12,6 +12,7 @@ import com.facecheck.flow.FlowException
 import com.facecheck.flow.FlowState
 import com.facecheck.flow.HttpAnswer
 import com.facecheck.flow.HttpTransport
+import com.facecheck.flow.Nv21
 import com.facecheck.flow.SeenFace
 import com.facecheck.flow.StatementKind
 import com.facecheck.flow.Transport
@@ -219,6 +220,21 @@ class FlowSuite(private val repo: File, fleetBinary: File, private val work: Fil
             check(CaptureHint.meanLuma(dark, 64, 48) == 20)
             val half = ByteArray(64 * 48 * 3 / 2) { if (it < 64 * 24) 255.toByte() else 0 }
             check(CaptureHint.meanLuma(half, 64, 48) == 127) { "${CaptureHint.meanLuma(half, 64, 48)}" }
+        }
+        test("a burst's preview frame turned upright: NV21 luma and chroma moved as the core moves them") {
+            // 4 x 2 pixels: luma 0..7 row by row, then one row of two V,U pairs.
+            val frame = byteArrayOf(0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 20, 21)
+            // A quarter turn clockwise: 2 x 4, the stored bottom-left pixel at the top left (as frame.rs's R90).
+            check(Nv21.rotate(frame, 4, 2, 90).toList() == listOf<Byte>(4, 0, 5, 1, 6, 2, 7, 3, 10, 11, 20, 21))
+            check(Nv21.rotate(frame, 4, 2, 180).toList() == listOf<Byte>(7, 6, 5, 4, 3, 2, 1, 0, 20, 21, 10, 11))
+            check(Nv21.rotate(frame, 4, 2, 270).toList() == listOf<Byte>(3, 7, 2, 6, 1, 5, 0, 4, 20, 21, 10, 11))
+            val random = ByteArray(8 * 6 * 3 / 2).also { SecureRandom().nextBytes(it) }
+            val turned = Nv21.rotate(Nv21.rotate(random, 8, 6, 90), 6, 8, 90)
+            check(Nv21.rotate(Nv21.rotate(turned, 8, 6, 90), 6, 8, 90).contentEquals(random)) { "four quarter turns" }
+            check(Nv21.rotate(random, 8, 6, 180).contentEquals(turned)) { "two quarter turns are a half turn" }
+            check(Nv21.rotate(random, 8, 6, 0).contentEquals(random))
+            expect<IllegalArgumentException> { Nv21.rotate(random, 8, 6, 45) }
+            expect<IllegalArgumentException> { Nv21.rotate(random, 7, 6, 90) }
         }
         test("the dispatcher's QR code read from a photo by the native library, parsed into an invite") {
             val invite = EnrollmentInvite.parse(Facecheck.readQrCode(photos("enrollment_qr.jpg").single()))

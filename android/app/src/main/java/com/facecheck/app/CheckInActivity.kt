@@ -112,13 +112,13 @@ class CheckInActivity : CameraScreen() {
     private fun capture() {
         take.isEnabled = false
         message.setText(R.string.checkin_verifying)
-        camera.takePicture({ jpeg ->
+        camera.takeBurst({ jpegs ->
             stopCamera()
             act { flow ->
                 try {
-                    flow.submitSelfies(listOf(jpeg))
+                    flow.submitSelfies(jpegs)
                 } finally {
-                    Arrays.fill(jpeg, 0.toByte())
+                    jpegs.forEach { Arrays.fill(it, 0.toByte()) }
                 }
             }
         }, {

@@ -1,6 +1,9 @@
 package com.facecheck.app
 
 import android.app.Activity
+import android.graphics.ImageFormat
+import android.graphics.Rect
+import android.graphics.YuvImage
 import android.hardware.Camera
 import android.os.Handler
 import android.os.HandlerThread
@@ -14,7 +17,9 @@ import android.view.ViewGroup
 import android.widget.FrameLayout
 import com.facecheck.api.Frame
 import com.facecheck.flow.CaptureHint
+import com.facecheck.flow.Nv21
 import com.facecheck.flow.SeenFace
+import java.io.ByteArrayOutputStream
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 
@@ -34,6 +39,10 @@ import java.util.concurrent.TimeUnit
  * For the active check the preview is recorded instead ([startRecording]): NV21 frames as the camera delivers them
  * (the sensor's orientation, not mirrored, like the JPEG), at most one every [FRAME_INTERVAL_MS], each with the
  * rotation that makes it upright and its time on the monotonic clock; the core converts and checks them.
+ *
+ * A selfie is a burst ([takeBurst]): [BURST_PREVIEW_FRAMES] preview frames, turned upright and encoded as JPEGs,
+ * then the still; the core picks the best of them, so one blurred or blinking frame in a moving vehicle does not
+ * cost an attempt.
  *
  * Before the shot, [onHint] gets a [CaptureHint] whenever it changes: from the camera's own face detection (where
  * the phone has it) and the preview's mean brightness, sampled every [LUMA_INTERVAL_MS]. The preview carries an oval
@@ -71,6 +80,7 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
     private var meanLuma: Int? = null
     private var lastLumaAt = 0L
     private var recorder: Recorder? = null
+    private var burst: Burst? = null
 
     // Shared with the worker thread.
     @Volatile private var surfaceReady = false
@@ -198,6 +208,58 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
         }
     }
 
+    /** The preview frames of a burst being collected (worker thread). */
+    private class Burst(val onJpegs: (List<ByteArray>) -> Unit) {
+        val jpegs = ArrayList<ByteArray>()
+        var last = 0L
+    }
+
+    /**
+     * A burst for one selfie: [BURST_PREVIEW_FRAMES] preview frames [FRAME_INTERVAL_MS] apart, each turned upright
+     * and encoded as a JPEG on the camera's thread, then the still ([takePicture]); [onJpegs] gets the still first,
+     * on the main thread. If the preview gives no frames within [BURST_TIMEOUT_MS], the still alone; [onError] if
+     * the still fails. The JPEGs exist only in memory: the caller overwrites them after use.
+     */
+    fun takeBurst(onJpegs: (List<ByteArray>) -> Unit, onError: () -> Unit) {
+        var done = false // main thread
+        val shoot = { preview: List<ByteArray> ->
+            if (!done) {
+                done = true
+                takePicture({ still -> onJpegs(listOf(still) + preview) }, {
+                    preview.forEach { it.fill(0) }
+                    onError()
+                })
+            }
+        }
+        val timeout = Runnable { worker.post { burst = null }; shoot(emptyList()) }
+        main.postDelayed(timeout, BURST_TIMEOUT_MS)
+        worker.post {
+            burst = Burst { jpegs ->
+                main.post {
+                    main.removeCallbacks(timeout)
+                    if (done) jpegs.forEach { it.fill(0) } else shoot(jpegs)
+                }
+            }
+        }
+    }
+
+    /** One preview frame into the burst being collected (worker thread); the burst ends at its last frame. */
+    private fun addToBurst(b: Burst, data: ByteArray, now: Long) {
+        if (now - b.last < FRAME_INTERVAL_MS) return
+        b.last = now
+        val rotation = (info.orientation - deviceDegrees + 360) % 360
+        val upright = Nv21.rotate(data, previewWidth, previewHeight, rotation)
+        val (w, h) = if (rotation % 180 == 0) previewWidth to previewHeight else previewHeight to previewWidth
+        val out = ByteArrayOutputStream()
+        YuvImage(upright, ImageFormat.NV21, w, h, null).compressToJpeg(Rect(0, 0, w, h), BURST_JPEG_QUALITY, out)
+        upright.fill(0)
+        b.jpegs.add(out.toByteArray())
+        if (b.jpegs.size == BURST_PREVIEW_FRAMES) {
+            burst = null
+            b.onJpegs(b.jpegs)
+        }
+    }
+
     /** The head turn being recorded: what [startRecording] asked for (worker thread). */
     private class Recorder(val interval: Long, val most: Long, val onFrame: (Frame) -> Unit) {
         var last = 0L
@@ -237,6 +299,7 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
             meanLuma = CaptureHint.meanLuma(data, previewWidth, previewHeight)
             publishHint()
         }
+        burst?.let { addToBurst(it, data, now) }
         recorder?.let { r ->
             if (now - r.last >= r.interval && r.recorded < r.most) {
                 r.last = now
@@ -293,6 +356,7 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
         hint = null
         worker.post {
             recorder = null
+            burst = null
             camera?.let {
                 it.setPreviewCallbackWithBuffer(null)
                 it.setFaceDetectionListener(null)
@@ -354,6 +418,15 @@ class FrontCamera(private val activity: Activity) : SurfaceHolder.Callback {
 
         /** Most bytes of preview frames one head turn records (the core takes 64 MiB). */
         const val RECORDING_BUDGET_BYTES = 48L shl 20
+
+        /** Preview frames in a selfie's burst, besides the still. */
+        const val BURST_PREVIEW_FRAMES = 3
+
+        /** JPEG quality of a burst's preview frames (the still's is 90 too). */
+        const val BURST_JPEG_QUALITY = 90
+
+        /** Longest a burst waits for its preview frames before the still is taken alone. */
+        const val BURST_TIMEOUT_MS = 2_000L
 
         /** How often the preview's brightness is measured for the hints. */
         const val LUMA_INTERVAL_MS = 400L
