@@ -9,7 +9,7 @@ standard library dexed into the app; and the models with their licence texts (mo
 Each distinct text is written once and the crates point to it. A crate whose package carries no licence file is
 given the Apache License 2.0 text if it offers Apache-2.0, else the MIT licence with its authors as the copyright
 holders if it offers MIT; anything else without a file (or without a licence) is an error: the notices would be
-incomplete. Reads only what cargo has already downloaded (`--offline`), so run it after the library is built.
+incomplete. Cargo downloads any package it has not yet (from the registry, as a build would).
 """
 
 import json
@@ -41,7 +41,7 @@ OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR
 
 def cargo_metadata(repo):
     out = subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--filter-platform", TARGET, "--locked", "--offline"],
+        ["cargo", "metadata", "--format-version", "1", "--filter-platform", TARGET, "--locked"],
         cwd=repo, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
