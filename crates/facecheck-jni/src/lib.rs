@@ -142,6 +142,16 @@ fn java_string<'l>(env: &mut Env<'l>, text: Option<&str>) -> Result<JString<'l>>
     })
 }
 
+/// A Java `String[]` of `texts`.
+fn string_array<'l>(env: &mut Env<'l>, texts: &[&str]) -> Result<JObjectArray<'l, JString<'l>>> {
+    let array = JObjectArray::<JString>::new(env, texts.len(), JString::null())?;
+    for (i, text) in texts.iter().enumerate() {
+        let text = JString::from_str(env, text)?;
+        array.set_element(env, i, &text)?;
+    }
+    Ok(array)
+}
+
 /// The 32-byte key-encryption key (its copies in native memory are wiped when dropped).
 fn read_kek(env: &Env<'_>, array: &JByteArray<'_>) -> Result<Kek> {
     if array.is_null() || array.len(env)? != facecheck::vault::KEK_LEN {
@@ -170,12 +180,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_modelFileNames<'l>(
             &models.liveness_v2.model.file,
             &models.liveness_v1se.model.file,
         ];
-        let array = JObjectArray::<JString>::new(env, names.len(), JString::null())?;
-        for (i, name) in names.into_iter().enumerate() {
-            let name = JString::from_str(env, name)?;
-            array.set_element(env, i, &name)?;
-        }
-        Ok(array)
+        string_array(env, &names.map(String::as_str))
     })
     .resolve::<ThrowFacecheck>()
 }
@@ -386,13 +391,7 @@ pub extern "system" fn Java_com_facecheck_api_NativeBridge_activeChallenge<'l>(
 ) -> JObjectArray<'l, JString<'l>> {
     env.with_env(|env| -> Result<_> {
         let challenge = ActiveChallenge::from_nonce(&string(env, &nonce)?);
-        let poses = challenge.poses();
-        let array = JObjectArray::<JString>::new(env, poses.len(), JString::null())?;
-        for (i, pose) in poses.iter().enumerate() {
-            let name = JString::from_str(env, pose.code())?;
-            array.set_element(env, i, &name)?;
-        }
-        Ok(array)
+        string_array(env, &challenge.poses().map(|pose| pose.code()))
     })
     .resolve::<ThrowFacecheck>()
 }
