@@ -143,7 +143,7 @@ pub struct EvalReport {
 
 fn evaluate_set(engine: &Engine, dir: &Path, args: &EvalArgs, label: &'static str) -> Result<SetReport, String> {
     let attempts = attempts(dir)?;
-    let bar = crate::pad::progress(attempts.len(), label);
+    let bar = crate::parallel::progress(attempts.len(), label);
     let (mut trials, mut accepted, mut attempts_accepted, mut errors) = (0, 0, 0, 0);
     let mut decisions: BTreeMap<&'static str, usize> = BTreeMap::new();
     for (name, files) in &attempts {

@@ -21,8 +21,6 @@ use crate::metrics::{self, Rate, ThresholdAtFmr};
 use facecheck::{decode_image, Embedding, Engine, Error, Screening};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// The false-match rates whose thresholds are reported.
@@ -421,31 +419,12 @@ pub fn evaluate(
         return Err(format!("{} has fewer than two identities with {} or more images", dir.display(), k + 1));
     }
     let jobs: Vec<&Path> = studied.iter().flat_map(|(_, images)| images.iter().map(PathBuf::as_path)).collect();
-    let bar = crate::pad::progress(jobs.len(), "check-in pipeline");
-    type Done = Option<(Acquired<Embedding>, f64)>;
-    let results: Mutex<Vec<Done>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
-    std::thread::scope(|scope| -> Result<(), String> {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| -> Result<(), String> {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = jobs.get(i) else { return Ok(()) };
-                        let start = Instant::now();
-                        let acquired = acquire(engine, path)?;
-                        let ms = start.elapsed().as_secs_f64() * 1000.0;
-                        results.lock().expect("no worker panicked")[i] = Some((acquired, ms));
-                        bar.inc(1);
-                    }
-                })
-            })
-            .collect();
-        workers.into_iter().try_for_each(|w| w.join().expect("worker panicked"))
+    let results = crate::parallel::map(&jobs, "check-in pipeline", |path| {
+        let start = Instant::now();
+        let acquired = acquire(engine, path)?;
+        Ok((acquired, start.elapsed().as_secs_f64() * 1000.0))
     })?;
-    bar.finish_and_clear();
-    let mut results = results.into_inner().expect("no worker panicked").into_iter().map(|r| r.expect("every job ran"));
+    let mut results = results.into_iter();
     let mut ms = Vec::with_capacity(jobs.len());
     let people: Vec<Person<Embedding>> = studied
         .iter()

@@ -1,7 +1,8 @@
 //! `facecheck eval quality`: how often the capture-quality gates reject the photos of a folder, and the
 //! distribution of what they measure, to check that they leave ordinary photos alone.
 
-use crate::pad::{images_under, progress};
+use crate::pad::images_under;
+use crate::parallel;
 use facecheck::decode_image;
 use facecheck::quality::{self, QualityIssue, QualityLimits, QualityMeasures};
 use facecheck::Engine;
@@ -59,26 +60,24 @@ pub fn evaluate(engine: &Engine, dir: &Path) -> Result<(QualityReport, Vec<Rejec
         return Err(format!("no JPEG or PNG images under {}", dir.display()));
     }
     let limits = QualityLimits::SHIPPED;
-    let bar = progress(images.len(), "measuring quality");
-    let mut measured: Vec<QualityMeasures> = Vec::new();
-    let mut rejected = Vec::new();
-    for path in &images {
+    // Each image: its measures (none without a face) and every gate it fails.
+    let results = parallel::map(&images, "measuring quality", |path| {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let image = decode_image(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         let faces = engine.detector().detect(&image).map_err(|e| format!("{}: {e}", path.display()))?;
-        let issues = match quality::measure(&image, &faces) {
-            Some((_, m)) => {
-                measured.push(m);
-                limits.failures(&m)
-            }
-            None => vec![QualityIssue::NoFace],
-        };
+        Ok(match quality::measure(&image, &faces) {
+            Some((_, m)) => (Some(m), limits.failures(&m)),
+            None => (None, vec![QualityIssue::NoFace]),
+        })
+    })?;
+    let mut measured: Vec<QualityMeasures> = Vec::new();
+    let mut rejected = Vec::new();
+    for (path, (measures, issues)) in images.iter().zip(results) {
+        measured.extend(measures);
         if !issues.is_empty() {
             rejected.push(Rejection { path: path.clone(), issues });
         }
-        bar.inc(1);
     }
-    bar.finish_and_clear();
     let (mut by_first_issue, mut by_any_issue) = (BTreeMap::new(), BTreeMap::new());
     for Rejection { issues, .. } in &rejected {
         *by_first_issue.entry(issues[0].code()).or_insert(0) += 1;

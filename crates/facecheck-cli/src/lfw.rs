@@ -2,8 +2,8 @@
 
 use crate::groups::{self, Labels};
 use crate::metrics::{self, Rate, ThresholdAtFmr, Trial};
+use crate::parallel;
 use facecheck::{Embedding, Engine, Error, FaceChoice};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -80,34 +80,31 @@ fn image_path(images: &Path, (name, n): &(String, u32)) -> PathBuf {
     images.join(name).join(format!("{name}_{n:04}.jpg"))
 }
 
-/// Embeds every image the pairs name (each once), with a progress bar on stderr.
+/// Embeds every image the pairs name (each once, on every core), with a progress bar on stderr.
 pub fn embed_all(engine: &Engine, images: &Path, pairs: &[&Pair]) -> Result<Embedded, String> {
     let mut keys: Vec<(String, u32)> = pairs.iter().flat_map(|p| [p.a.clone(), p.b.clone()]).collect();
     keys.sort();
     keys.dedup();
-    let bar = ProgressBar::new(keys.len() as u64).with_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} images, {eta} left").expect("valid template"),
-    );
-    bar.set_message("embedding");
-    let mut out = Embedded { embeddings: BTreeMap::new(), ms: Vec::new(), no_face: Vec::new() };
-    for key in keys {
-        let path = image_path(images, &key);
+    let results = parallel::map(&keys, "embedding", |key| {
+        let path = image_path(images, key);
         let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let start = Instant::now();
         let result = engine.embed_image(&bytes, FaceChoice::Central);
-        out.ms.push(start.elapsed().as_secs_f64() * 1000.0);
-        let embedding = match result {
-            Ok(e) => Some(e),
-            Err(Error::NoFace) => {
-                out.no_face.push(path.display().to_string());
-                None
-            }
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(e) => Ok((Some(e), ms)),
+            Err(Error::NoFace) => Ok((None, ms)),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    })?;
+    let mut out = Embedded { embeddings: BTreeMap::new(), ms: Vec::new(), no_face: Vec::new() };
+    for (key, (embedding, ms)) in keys.into_iter().zip(results) {
+        out.ms.push(ms);
+        if embedding.is_none() {
+            out.no_face.push(image_path(images, &key).display().to_string());
+        }
         out.embeddings.insert(key, embedding);
-        bar.inc(1);
     }
-    bar.finish_and_clear();
     Ok(out)
 }
 

@@ -25,6 +25,7 @@ mod metrics;
 mod pad;
 mod pad_folds;
 mod pad_rates;
+mod parallel;
 mod pose_eval;
 
 use clap::{Parser, Subcommand};

@@ -9,12 +9,12 @@
 use crate::metrics::{self, Trial};
 use crate::pad_folds::{self, Family, FoldsReport};
 use crate::pad_rates::{rates_line, Rates, Sample};
+use crate::parallel;
 use facecheck::edits::Edit;
 use facecheck::liveness::{YUNET_HEIGHT_TO_TRAINING, YUNET_WIDTH_TO_TRAINING};
 use facecheck::quality::{self, QualityLimits};
 use facecheck::{decode_image, BoundingBox, Engine, Error, Face, FaceChoice, LivenessRule, LivenessScore, Screening};
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -116,15 +116,6 @@ pub fn images_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(found)
 }
 
-/// A progress bar on stderr, styled like the LFW evaluation's.
-pub fn progress(len: usize, message: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64).with_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} images, {eta} left").expect("valid template"),
-    );
-    bar.set_message(message);
-    bar
-}
-
 fn print_scores(s: &LivenessScore) {
     println!("MiniFASNetV2 (context 2.7) real probability:   {:.4}", s.minifasnet_v2);
     println!("MiniFASNetV1SE (context 4.0) real probability: {:.4}", s.minifasnet_v1se);
@@ -216,37 +207,39 @@ fn score_sets(engine: &Engine, args: &PadArgs, edits: &[Edit]) -> Result<Scored,
     if sets.iter().any(|(_, _, images)| images.is_empty()) {
         return Err("both --live and --spoof must hold JPEG or PNG images".into());
     }
-    let bar = progress(sets.iter().map(|(_, _, images)| images.len()).sum(), "scoring liveness");
-    let mut scored = Scored { samples: Vec::new(), no_face: [0; 2], quality_rejected: Default::default() };
-    for (live, root, images) in &sets {
-        let class = usize::from(!live);
-        for path in images {
-            let fail = |e: Error| format!("{}: {e}", path.display());
-            let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let image = decode_image(&bytes).map_err(fail)?;
-            let faces = engine.detector().detect(&image).map_err(fail)?;
-            if let Err(issue) = quality::assess(&image, &faces, &QualityLimits::SHIPPED) {
-                *scored.quality_rejected[class].entry(issue.code()).or_default() += 1;
-            }
-            let mut probabilities = Vec::with_capacity(edits.len() + 1);
-            for edit in std::iter::once(None).chain(edits.iter().map(Some)) {
-                let edited = match edit {
-                    Some(edit) => edit.apply(&image).map_err(fail)?,
-                    None => image.clone(),
-                };
-                let score = largest_face_liveness(engine, &edited, args.r#box).map_err(fail)?;
-                probabilities.push(score.map(|s| [s.minifasnet_v2, s.minifasnet_v1se]));
-            }
-            if probabilities[0].is_none() {
-                scored.no_face[class] += 1;
-                bar.suspend(|| eprintln!("no usable face: {}", path.display()));
-            }
-            let (subject, sequence) = subject_and_sequence(root, path);
-            scored.samples.push(Sample { live: *live, subject, sequence, probabilities });
-            bar.inc(1);
+    let jobs: Vec<(bool, &Path, &PathBuf)> =
+        sets.iter().flat_map(|(live, root, images)| images.iter().map(move |path| (*live, *root, path))).collect();
+    // Each photo: the first gate it fails, and the liveness models' probabilities as shot and under each edit.
+    let scores = parallel::map(&jobs, "scoring liveness", |(_, _, path)| {
+        let fail = |e: Error| format!("{}: {e}", path.display());
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let image = decode_image(&bytes).map_err(fail)?;
+        let faces = engine.detector().detect(&image).map_err(fail)?;
+        let rejected = quality::assess(&image, &faces, &QualityLimits::SHIPPED).err().map(|issue| issue.code());
+        let mut probabilities = Vec::with_capacity(edits.len() + 1);
+        for edit in std::iter::once(None).chain(edits.iter().map(Some)) {
+            let edited = match edit {
+                Some(edit) => edit.apply(&image).map_err(fail)?,
+                None => image.clone(),
+            };
+            let score = largest_face_liveness(engine, &edited, args.r#box).map_err(fail)?;
+            probabilities.push(score.map(|s| [s.minifasnet_v2, s.minifasnet_v1se]));
         }
+        Ok((rejected, probabilities))
+    })?;
+    let mut scored = Scored { samples: Vec::new(), no_face: [0; 2], quality_rejected: Default::default() };
+    for ((live, root, path), (rejected, probabilities)) in jobs.into_iter().zip(scores) {
+        let class = usize::from(!live);
+        if let Some(code) = rejected {
+            *scored.quality_rejected[class].entry(code).or_default() += 1;
+        }
+        if probabilities[0].is_none() {
+            scored.no_face[class] += 1;
+            eprintln!("no usable face: {}", path.display());
+        }
+        let (subject, sequence) = subject_and_sequence(root, path);
+        scored.samples.push(Sample { live, subject, sequence, probabilities });
     }
-    bar.finish_and_clear();
     Ok(scored)
 }
 

@@ -2,7 +2,8 @@
 //! active challenge's thresholds class them, and (with `--list`) each photo's values, to calibrate the thresholds
 //! and to pick photos with a known turn.
 
-use crate::pad::{images_under, progress};
+use crate::pad::images_under;
+use crate::parallel::progress;
 use facecheck::pose::FRONTAL_PITCH;
 use facecheck::{decode_image, Engine, FaceChoice, HeadPose, PoseClass, PoseThresholds};
 use std::collections::BTreeMap;

@@ -32,6 +32,19 @@ fn build_fleet_binary() -> PathBuf {
     // The workspace's feature set, as the test suite's own build resolved it: `-p facecheck-fleet` alone would
     // resolve the dependencies' features differently and compile the fleet's stack a second time.
     build.args(["build", "--workspace", "--lib", "--bins", "--tests"]).env("CARGO_TARGET_DIR", target_dir);
+    // Nor the variables cargo set for this test (CARGO_MANIFEST_DIR, CARGO_PKG_NAME...): build scripts that read
+    // them, ring's among them, would see them changed and rebuild (and again at the next ordinary build).
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_for_this_test = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_", "CARGO_CRATE_", "CARGO_PRIMARY_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+            || name == "CARGO_TARGET_TMPDIR"
+            || name == "CARGO_RUSTC_CURRENT_DIR";
+        if set_for_this_test {
+            build.env_remove(&*name);
+        }
+    }
     if release {
         build.arg("--release");
     }
