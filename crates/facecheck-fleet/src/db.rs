@@ -193,8 +193,12 @@ impl Db {
     pub async fn connect(url: &str) -> Result<Db, DbError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(|_| DbError::BadUrl)?;
+            // No ping before each use of a pooled connection (a round trip per query outside a transaction): a
+            // connection the server dropped fails its next query, which the pool then discards, and that request
+            // answers 503 for the client to retry.
             let pool = PgPoolOptions::new()
                 .max_connections(16)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await?;

@@ -72,8 +72,9 @@ impl std::error::Error for ApiError {}
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> ApiError {
         match &e {
-            DbError::Other(sqlx::Error::PoolTimedOut) => {
-                tracing::warn!(error = %e, "database pool timed out");
+            // The database is busy or its connection dropped: the client may retry.
+            DbError::Other(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+                tracing::warn!(error = %e, "database unavailable");
                 ApiError::unavailable()
             }
             _ => {

@@ -233,7 +233,16 @@ impl KeyRow {
     }
 }
 
+/// Failed attempts per driver per rolling day before a match needs a person, for a fleet that set none (the
+/// schema's default too).
+const DEFAULT_FAILED_ATTEMPT_LIMIT: i64 = 10;
+
 const KEY_COLUMNS: &str = "kid, fleet, driver, algorithm, public_key, status, last_counter";
+
+/// [`KEY_COLUMNS`] of the table named `alias` in a join.
+fn key_columns(alias: &str) -> String {
+    KEY_COLUMNS.split(", ").map(|column| format!("{alias}.{column}")).collect::<Vec<_>>().join(", ")
+}
 
 impl Service {
     /// Opens the service on a migrated database: loads the fleet key, making it on first start.
@@ -288,18 +297,7 @@ impl Service {
     /// The fleet's policy (the defaults if the fleet has no row yet).
     pub async fn policy(&self, fleet: &str) -> Result<Policy, DbError> {
         let row = self.db.row("SELECT * FROM fleets WHERE id = $1", args![fleet]).await?;
-        Ok(match row {
-            Some(row) => policy_of(&row),
-            None => Policy {
-                fleet: fleet.to_owned(),
-                failed_attempt_limit: 10,
-                accepted_key_kinds: vec!["ed25519".to_owned()],
-                code_ttl_secs: 86_400,
-                challenge_ttl_secs: 600,
-                erasure_max_age_secs: 30 * 86_400,
-                liveness: LivenessMethod::Passive,
-            },
-        })
+        Ok(policy_of(fleet, row.as_ref()))
     }
 
     /// Changes a fleet's policy (creating its row), with an audit entry.
@@ -339,7 +337,7 @@ impl Service {
             tx.exec("UPDATE fleets SET liveness_required = $1 WHERE id = $2", args![method.as_str(), fleet]).await?;
         }
         let row = tx.row("SELECT * FROM fleets WHERE id = $1", args![fleet]).await?.ok_or_else(ApiError::internal)?;
-        let policy = policy_of(&row);
+        let policy = policy_of(fleet, Some(&row));
         let detail = serde_json::to_string(&policy).unwrap_or_default();
         audit(&mut tx, actor, "policy_changed", Some(fleet), None, None, &detail, now).await?;
         tx.commit().await?;
@@ -681,11 +679,17 @@ impl Service {
         if !is_valid_block(block) {
             return Err(ApiError::bad_request("invalid_block", "a block id is 1-128 printable ASCII characters"));
         }
-        let key = self.key(&kid).await?.ok_or_else(unknown)?;
+        // The key and its fleet's policy, in one statement.
+        let sql = format!(
+            "SELECT {}, f.* FROM device_keys k LEFT JOIN fleets f ON f.id = k.fleet WHERE k.kid = $1",
+            key_columns("k")
+        );
+        let row = self.db.row(&sql, args![kid.as_str()]).await?;
+        let key = row.as_ref().and_then(KeyRow::from_row).ok_or_else(unknown)?;
         if key.status != "active" {
             return Err(ApiError::forbidden("key_not_active", "the device key is revoked or erased"));
         }
-        let policy = self.policy(&key.fleet).await?;
+        let policy = policy_of(&key.fleet, row.as_ref());
         if !policy.accepted_key_kinds.contains(&key.algorithm) {
             return Err(ApiError::forbidden("key_not_accepted", "the fleet no longer accepts this kind of key"));
         }
@@ -725,22 +729,30 @@ impl Service {
             return Ok(answer);
         }
         let kid = peek_key_id(token).map_err(|_| token_invalid())?;
-        let key = self.key(&kid).await?.ok_or_else(|| refusal(&VerifyError::UnknownKey { kid: kid.clone() }))?;
         let nonce = match peek_claim(token, "nonce") {
             Some(Value::String(n)) => n,
             _ => return Err(token_invalid()),
         };
-        let challenge = self
-            .db
-            .row("SELECT kid, driver, block FROM challenges WHERE nonce = $1", args![&nonce])
-            .await?
-            .ok_or_else(|| ApiError::not_found("challenge_unknown", "no such challenge"))?;
+        // The key and the challenge the token names, in one statement.
+        let sql = format!(
+            "SELECT {}, c.kid AS challenge_kid, c.driver AS challenge_driver, c.block AS challenge_block \
+             FROM device_keys k LEFT JOIN challenges c ON c.nonce = $2 WHERE k.kid = $1",
+            key_columns("k")
+        );
+        let row = self.db.row(&sql, args![kid.as_str(), &nonce]).await?;
+        let key = row.as_ref().and_then(KeyRow::from_row);
+        let (Some(row), Some(key)) = (row, key) else {
+            return Err(refusal(&VerifyError::UnknownKey { kid: kid.clone() }));
+        };
+        let Some(challenge_kid) = row.opt_str("challenge_kid") else {
+            return Err(ApiError::not_found("challenge_unknown", "no such challenge"));
+        };
         let now = now();
         let expected = Expectations {
             fleet: &key.fleet,
             nonce: &nonce,
-            driver: Some(&challenge.str("driver")),
-            block: Some(&challenge.str("block")),
+            driver: Some(&row.str("challenge_driver")),
+            block: Some(&row.str("challenge_block")),
             now_unix: u(now),
             skew_secs: self.config.skew_secs,
         };
@@ -750,7 +762,7 @@ impl Service {
             tracing::info!(%kid, refusal = refusal(&e).code, "check-in refused");
             refusal(&e)
         })?;
-        if challenge.str("kid") != kid.as_str() {
+        if challenge_kid != kid.as_str() {
             return Err(ApiError::forbidden("challenge_mismatch", "the challenge was issued to another key"));
         }
         let claims = verified.claims();
@@ -788,12 +800,16 @@ impl Service {
         if let Some(answer) = stored_checkin_tx(tx, st).await? {
             return Ok(answer);
         }
+        // The challenge and the key's current state, both locked until the commit: one statement (key rows are never
+        // deleted, and this one was read before the transaction).
         let sql = format!(
-            "SELECT kid, expires_at, used_at, used_by, liveness FROM challenges WHERE nonce = $1{}",
+            "SELECT {}, c.expires_at, c.used_at, c.used_by, c.liveness FROM challenges c \
+             JOIN device_keys k ON k.kid = $2 WHERE c.nonce = $1{}",
+            key_columns("k"),
             tx.for_update()
         );
         let challenge = tx
-            .row(&sql, args![&claims.nonce])
+            .row(&sql, args![&claims.nonce, key.kid.as_str()])
             .await?
             .ok_or_else(|| Tried::Refused(ApiError::not_found("challenge_unknown", "no such challenge")))?;
         if challenge.opt_i64("used_at").is_some() {
@@ -811,10 +827,8 @@ impl Service {
                 "the challenge has expired; ask for a new one",
             )));
         }
-        let sql = format!("SELECT {KEY_COLUMNS} FROM device_keys WHERE kid = $1{}", tx.for_update());
-        let current = tx.row(&sql, args![key.kid.as_str()]).await?.as_ref().and_then(KeyRow::from_row);
-        let current =
-            current.ok_or_else(|| Tried::Refused(refusal(&VerifyError::UnknownKey { kid: key.kid.clone() })))?;
+        let current = KeyRow::from_row(&challenge)
+            .ok_or_else(|| Tried::Refused(refusal(&VerifyError::UnknownKey { kid: key.kid.clone() })))?;
         if current.status != "active" {
             return Err(Tried::Refused(refusal(&VerifyError::RevokedKey { kid: key.kid.clone() })));
         }
@@ -825,26 +839,20 @@ impl Service {
         let gap = counter - current.last_counter - 1;
         let fleet = &current.fleet;
         let driver = &current.driver;
-        let limit = tx
-            .row("SELECT failed_attempt_limit FROM fleets WHERE id = $1", args![fleet])
-            .await?
-            .map(|r| r.i64("failed_attempt_limit"))
-            .unwrap_or(10);
-        let cleared = tx
-            .row("SELECT attempts_cleared_at FROM drivers WHERE fleet = $1 AND id = $2", args![fleet, driver])
-            .await?
-            .map(|r| r.i64("attempts_cleared_at"))
-            .unwrap_or(0);
-        let since = (now - 86_400).max(cleared);
-        let failures = tx
+        // The fleet's limit, and the driver's failed attempts in the rolling day since an admin last cleared them:
+        // one statement.
+        let attempts = tx
             .row(
-                "SELECT COUNT(*) AS n FROM checkins WHERE fleet = $1 AND driver = $2 \
-                 AND outcome IN ('no_match', 'spoof_suspected') AND received_at > $3",
-                args![fleet, driver, since],
+                "SELECT COALESCE((SELECT failed_attempt_limit FROM fleets WHERE id = $1), $4) AS attempt_limit, \
+                 (SELECT COUNT(*) FROM checkins WHERE fleet = $1 AND driver = $2 \
+                  AND outcome IN ('no_match', 'spoof_suspected') AND received_at > $3 \
+                  AND received_at > COALESCE((SELECT attempts_cleared_at FROM drivers WHERE fleet = $1 AND id = $2), 0) \
+                 ) AS failures",
+                args![fleet, driver, now - 86_400, DEFAULT_FAILED_ATTEMPT_LIMIT],
             )
-            .await?
-            .map(|r| r.i64("n"))
-            .unwrap_or(0);
+            .await?;
+        let (limit, failures) =
+            attempts.map_or((DEFAULT_FAILED_ATTEMPT_LIMIT, 0), |r| (r.i64("attempt_limit"), r.i64("failures")));
         let outcome = claims.outcome;
         let asked = LivenessMethod::parse(&challenge.str("liveness")).unwrap_or(LivenessMethod::Active);
         let method_too_weak = !liveness_method_is_enough(asked, claims.liveness_method);
@@ -1247,7 +1255,20 @@ impl From<ApiError> for Tried {
     }
 }
 
-fn policy_of(row: &Row) -> Policy {
+/// The policy of `fleet` from its row of `fleets` (all its columns); the defaults without one (no row, or a join
+/// that found none: `id` null).
+fn policy_of(fleet: &str, row: Option<&Row>) -> Policy {
+    let Some(row) = row.filter(|row| row.opt_str("id").is_some()) else {
+        return Policy {
+            fleet: fleet.to_owned(),
+            failed_attempt_limit: DEFAULT_FAILED_ATTEMPT_LIMIT,
+            accepted_key_kinds: vec!["ed25519".to_owned()],
+            code_ttl_secs: 86_400,
+            challenge_ttl_secs: 600,
+            erasure_max_age_secs: 30 * 86_400,
+            liveness: LivenessMethod::Passive,
+        };
+    };
     Policy {
         fleet: row.str("id"),
         failed_attempt_limit: row.i64("failed_attempt_limit"),

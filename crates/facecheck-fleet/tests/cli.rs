@@ -51,10 +51,13 @@ fn serve_with_no_flags_creates_the_database_in_the_working_directory() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut up = false;
+    // Until the port answers and the file is there (a port picked this way can be taken by another process first).
+    let db = dir.path().join("facecheck-fleet.db");
+    let (mut up, mut created) = (false, false);
     for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            up = true;
+        up = up || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        created = db.exists();
+        if up && created {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -62,5 +65,5 @@ fn serve_with_no_flags_creates_the_database_in_the_working_directory() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(up, "the service listened");
-    assert!(dir.path().join("facecheck-fleet.db").exists());
+    assert!(created, "the database was created in the working directory");
 }
