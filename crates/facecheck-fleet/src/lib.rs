@@ -27,9 +27,11 @@
 //! # Storage and concurrency
 //!
 //! One schema (`migrations/`) for SQLite and PostgreSQL. Every single-use or monotonic fact is checked and consumed
-//! in one transaction (`BEGIN IMMEDIATE` on SQLite; `SELECT ... FOR UPDATE` on PostgreSQL), with a unique constraint
-//! or conditional `UPDATE` behind each write, so several replicas on one PostgreSQL agree: the same token sent 50
-//! times in parallel is accepted once and the other 49 get the same stored answer.
+//! in one transaction (`BEGIN IMMEDIATE` on SQLite; `SELECT ... FOR UPDATE` on PostgreSQL, or, for check-ins, an
+//! `UPDATE` conditional on the key's counter read before), with a unique constraint or conditional `UPDATE` behind
+//! each write, so several replicas on one PostgreSQL agree: the same token sent 50 times in parallel is accepted
+//! once and the other 49 get the same stored answer. Challenges are not stored ([`challenge`]): a nonce is sealed
+//! by the service and used once by the unique nonce of its check-in.
 //!
 //! # Logs
 //!
@@ -39,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod challenge;
 pub mod codes;
 pub mod db;
 pub mod error;

@@ -2,9 +2,12 @@
 //!
 //! Each ingest (registration, check-in, erasure, review request) runs in three steps: (1) an identical statement
 //! already answered gets its stored answer back; (2) the token is verified by `facecheck_attest` against the one
-//! key row it names; (3) in ONE transaction the single-use and monotonic facts are re-checked under lock (the code,
-//! the nonce, the counter, the key's status), the answer is stored and the facts are consumed. A constraint
-//! violation from a concurrent writer rolls the transaction back and the request is decided again from (1).
+//! key row it names; (3) in ONE transaction the single-use and monotonic facts are made to hold (the code, the
+//! nonce, the counter, the key's status), the answer is stored and the facts are consumed. Registrations, erasures
+//! and review requests re-check them under lock; a check-in, the one ingest that has to be fast, writes only if the
+//! key's counter and status are still those it was decided on, with the nonce and the token each recorded once by a
+//! unique column. A constraint violation or a changed key from a concurrent writer rolls the transaction back and
+//! the request is decided again from (1).
 
 use std::sync::Arc;
 
@@ -18,6 +21,7 @@ use facecheck_attest::{
 use serde_json::{json, Value};
 
 use crate::args;
+use crate::challenge::{Binding, ChallengeKey, ChallengeRefusal};
 use crate::codes;
 use crate::db::{Db, DbError, Row, Tx};
 use crate::error::ApiError;
@@ -31,6 +35,11 @@ pub const REVIEW_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
 
 /// How many times a transaction is retried after a concurrent writer's constraint violation.
 const RETRIES: usize = 4;
+
+/// How many times a check-in is decided again after another request recorded something for its key first. Each
+/// retry follows another request's success, so this bounds the check-ins of one key in flight at once, far above
+/// what one phone sends.
+const CHECKIN_RETRIES: usize = 64;
 
 /// Service settings.
 #[derive(Debug, Clone)]
@@ -116,6 +125,8 @@ pub struct Service {
     pub db: Db,
     /// The fleet's evidence-signing key.
     pub fleet_key: Arc<FleetKey>,
+    /// The key that seals challenges.
+    pub challenge_key: Arc<ChallengeKey>,
     /// The settings.
     pub config: Arc<Config>,
 }
@@ -248,7 +259,13 @@ impl Service {
     /// Opens the service on a migrated database: loads the fleet key, making it on first start.
     pub async fn new(db: Db, config: Config) -> Result<Service, DbError> {
         let fleet_key = load_or_create_fleet_key(&db).await?;
-        Ok(Service { db, fleet_key: Arc::new(fleet_key), config: Arc::new(config) })
+        let challenge_key = load_or_create_challenge_key(&db).await?;
+        Ok(Service {
+            db,
+            fleet_key: Arc::new(fleet_key),
+            challenge_key: Arc::new(challenge_key),
+            config: Arc::new(config),
+        })
     }
 
     /// The fleet key's public key as base64url (the QR payload's `fk`, the JWK's `x`).
@@ -694,15 +711,9 @@ impl Service {
             return Err(ApiError::forbidden("key_not_accepted", "the fleet no longer accepts this kind of key"));
         }
         let now = now();
-        let nonce = util::random_secret();
         let expires_at = now + policy.challenge_ttl_secs;
-        self.db
-            .exec(
-                "INSERT INTO challenges (nonce, kid, fleet, driver, block, issued_at, expires_at, liveness) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                args![&nonce, kid.as_str(), &key.fleet, &key.driver, block, now, expires_at, policy.liveness.as_str()],
-            )
-            .await?;
+        let binding = Binding { kid: &kid, fleet: &key.fleet, driver: &key.driver, block };
+        let nonce = self.challenge_key.issue(&binding, policy.liveness, expires_at);
         tracing::info!(%kid, driver = key.driver, "challenge issued");
         Ok((
             StatusCode::CREATED,
@@ -725,136 +736,92 @@ impl Service {
     pub async fn checkin(&self, token: &str) -> Result<Answer, ApiError> {
         check_len(token)?;
         let st = statement_hash(token);
-        if let Some(answer) = stored_checkin(&self.db, &st).await? {
-            return Ok(answer);
-        }
         let kid = peek_key_id(token).map_err(|_| token_invalid())?;
         let nonce = match peek_claim(token, "nonce") {
             Some(Value::String(n)) => n,
             _ => return Err(token_invalid()),
         };
-        // The key and the challenge the token names, in one statement.
-        let sql = format!(
-            "SELECT {}, c.kid AS challenge_kid, c.driver AS challenge_driver, c.block AS challenge_block \
-             FROM device_keys k LEFT JOIN challenges c ON c.nonce = $2 WHERE k.kid = $1",
-            key_columns("k")
-        );
-        let row = self.db.row(&sql, args![kid.as_str(), &nonce]).await?;
-        let key = row.as_ref().and_then(KeyRow::from_row);
-        let (Some(row), Some(key)) = (row, key) else {
-            return Err(refusal(&VerifyError::UnknownKey { kid: kid.clone() }));
-        };
-        let Some(challenge_kid) = row.opt_str("challenge_kid") else {
-            return Err(ApiError::not_found("challenge_unknown", "no such challenge"));
-        };
-        let now = now();
-        let expected = Expectations {
-            fleet: &key.fleet,
-            nonce: &nonce,
-            driver: Some(&row.str("challenge_driver")),
-            block: Some(&row.str("challenge_block")),
-            now_unix: u(now),
-            skew_secs: self.config.skew_secs,
-        };
-        // The counter is checked in the transaction, after the stored-answer lookup, so that an identical resubmission
-        // racing its first copy gets the stored answer rather than counter_replayed.
-        let verified = verify_attestation(token, &key.known(), &expected, None).map_err(|e| {
-            tracing::info!(%kid, refusal = refusal(&e).code, "check-in refused");
-            refusal(&e)
-        })?;
-        if challenge_kid != kid.as_str() {
-            return Err(ApiError::forbidden("challenge_mismatch", "the challenge was issued to another key"));
-        }
-        let claims = verified.claims();
-        for _ in 0..RETRIES {
+        let mut verified = None;
+        for _ in 0..CHECKIN_RETRIES {
+            let now = now();
+            let state = self
+                .db
+                .row(CHECKIN_STATE, args![kid.as_str(), &nonce, &st, now - 86_400, DEFAULT_FAILED_ATTEMPT_LIMIT])
+                .await?
+                .ok_or_else(|| refusal(&VerifyError::UnknownKey { kid: kid.clone() }))?;
+            if state.opt_str("answer_id").is_some() {
+                return Ok(checkin_answer(&state, "answer_"));
+            }
+            let key = KeyRow::from_row(&state).ok_or_else(|| refusal(&VerifyError::UnknownKey { kid: kid.clone() }))?;
+            if verified.is_none() {
+                let expected = Expectations {
+                    fleet: &key.fleet,
+                    nonce: &nonce,
+                    driver: Some(&key.driver),
+                    block: None, // bound by the challenge's seal below
+                    now_unix: u(now),
+                    skew_secs: self.config.skew_secs,
+                };
+                // The counter is decided below, from the same read as the stored answer and the key's status.
+                let checked = verify_attestation(token, &key.known(), &expected, None).map_err(|e| {
+                    tracing::info!(%kid, refusal = refusal(&e).code, "check-in refused");
+                    refusal(&e)
+                })?;
+                verified = Some(checked);
+            }
+            let claims = verified.as_ref().expect("verified above").claims();
+            let decided = self.decide_checkin(&state, &key, claims, &st, now).inspect_err(|e| {
+                tracing::info!(%kid, refusal = e.code, "check-in refused");
+            })?;
             let mut tx = self.db.begin().await?;
-            match self.checkin_tx(&mut tx, &st, &key, claims, now).await {
+            match self.record_checkin(&mut tx, &st, &key, claims, &decided, now).await {
                 Ok(answer) => {
                     tx.commit().await?;
                     return Ok(answer);
                 }
-                Err(Tried::Refused(e)) => {
-                    tracing::info!(%kid, refusal = e.code, "check-in refused");
-                    return Err(e);
-                }
-                Err(Tried::Db(DbError::Conflict)) => {
-                    drop(tx);
-                    if let Some(answer) = stored_checkin(&self.db, &st).await? {
-                        return Ok(answer);
-                    }
-                }
-                Err(Tried::Db(e)) => return Err(e.into()),
+                // Another request recorded something for this key (or this nonce, or this token) since the read:
+                // decide again from a fresh one.
+                Err(DbError::Conflict) => drop(tx),
+                Err(e) => return Err(e.into()),
             }
         }
         Err(ApiError::unavailable())
     }
 
-    async fn checkin_tx(
+    /// The fleet's verdict on a verified check-in, from the state read with it ([`CHECKIN_STATE`]): the challenge it
+    /// answers, the nonce's single use, the key's status and counter, the liveness method and the attempt limit.
+    fn decide_checkin(
         &self,
-        tx: &mut Tx,
-        st: &str,
+        state: &Row,
         key: &KeyRow,
         claims: &facecheck_attest::Claims,
+        st: &str,
         now: i64,
-    ) -> Result<Answer, Tried> {
-        if let Some(answer) = stored_checkin_tx(tx, st).await? {
-            return Ok(answer);
-        }
-        // The challenge and the key's current state, both locked until the commit: one statement (key rows are never
-        // deleted, and this one was read before the transaction).
-        let sql = format!(
-            "SELECT {}, c.expires_at, c.used_at, c.used_by, c.liveness FROM challenges c \
-             JOIN device_keys k ON k.kid = $2 WHERE c.nonce = $1{}",
-            key_columns("k"),
-            tx.for_update()
-        );
-        let challenge = tx
-            .row(&sql, args![&claims.nonce, key.kid.as_str()])
-            .await?
-            .ok_or_else(|| Tried::Refused(ApiError::not_found("challenge_unknown", "no such challenge")))?;
-        if challenge.opt_i64("used_at").is_some() {
-            if challenge.opt_str("used_by").as_deref() == Some(st) {
-                if let Some(answer) = stored_checkin_tx(tx, st).await? {
-                    return Ok(answer);
-                }
+    ) -> Result<CheckinDecision, ApiError> {
+        let binding = Binding { kid: &key.kid, fleet: &key.fleet, driver: &key.driver, block: &claims.block };
+        let challenge = self.challenge_key.open(&claims.nonce, &binding, now).map_err(|e| match e {
+            ChallengeRefusal::Unknown => ApiError::not_found("challenge_unknown", "no such challenge"),
+            ChallengeRefusal::Mismatch => {
+                ApiError::forbidden("challenge_mismatch", "the challenge was issued for another key or block")
             }
-            return Err(Tried::Refused(ApiError::conflict("challenge_used", "the challenge was already answered")));
+            ChallengeRefusal::Expired => {
+                ApiError::new(StatusCode::GONE, "challenge_expired", "the challenge has expired; ask for a new one")
+            }
+        })?;
+        if state.opt_str("nonce_used_by").is_some() {
+            return Err(ApiError::conflict("challenge_used", "the challenge was already answered"));
         }
-        if challenge.i64("expires_at") <= now {
-            return Err(Tried::Refused(ApiError::new(
-                StatusCode::GONE,
-                "challenge_expired",
-                "the challenge has expired; ask for a new one",
-            )));
-        }
-        let current = KeyRow::from_row(&challenge)
-            .ok_or_else(|| Tried::Refused(refusal(&VerifyError::UnknownKey { kid: key.kid.clone() })))?;
-        if current.status != "active" {
-            return Err(Tried::Refused(refusal(&VerifyError::RevokedKey { kid: key.kid.clone() })));
+        if key.status != "active" {
+            return Err(refusal(&VerifyError::RevokedKey { kid: key.kid.clone() }));
         }
         let counter = i(claims.counter);
-        if counter <= current.last_counter {
-            return Err(Tried::Refused(refusal(&VerifyError::CounterNotIncreasing { kid: key.kid.clone() })));
+        if counter <= key.last_counter {
+            return Err(refusal(&VerifyError::CounterNotIncreasing { kid: key.kid.clone() }));
         }
-        let gap = counter - current.last_counter - 1;
-        let fleet = &current.fleet;
-        let driver = &current.driver;
-        // The fleet's limit, and the driver's failed attempts in the rolling day since an admin last cleared them:
-        // one statement.
-        let attempts = tx
-            .row(
-                "SELECT COALESCE((SELECT failed_attempt_limit FROM fleets WHERE id = $1), $4) AS attempt_limit, \
-                 (SELECT COUNT(*) FROM checkins WHERE fleet = $1 AND driver = $2 \
-                  AND outcome IN ('no_match', 'spoof_suspected') AND received_at > $3 \
-                  AND received_at > COALESCE((SELECT attempts_cleared_at FROM drivers WHERE fleet = $1 AND id = $2), 0) \
-                 ) AS failures",
-                args![fleet, driver, now - 86_400, DEFAULT_FAILED_ATTEMPT_LIMIT],
-            )
-            .await?;
-        let (limit, failures) =
-            attempts.map_or((DEFAULT_FAILED_ATTEMPT_LIMIT, 0), |r| (r.i64("attempt_limit"), r.i64("failures")));
+        let gap = counter - key.last_counter - 1;
+        let (limit, failures) = (state.i64("attempt_limit"), state.i64("failures"));
         let outcome = claims.outcome;
-        let asked = LivenessMethod::parse(&challenge.str("liveness")).unwrap_or(LivenessMethod::Active);
+        let asked = challenge.liveness;
         let method_too_weak = !liveness_method_is_enough(asked, claims.liveness_method);
         let (verdict, reason) = match outcome {
             Outcome::Match if method_too_weak => ("refused", "liveness_method"),
@@ -863,25 +830,50 @@ impl Service {
             Outcome::Match => ("accepted", ""),
             Outcome::NoMatch | Outcome::SpoofSuspected | Outcome::LockedOut => ("review", outcome.as_str()),
             Outcome::NoFace | Outcome::PoorQuality => ("refused", "retake"),
-            Outcome::Erased => return Err(Tried::Refused(token_invalid())),
+            Outcome::Erased => return Err(token_invalid()),
         };
-        let id = util::random_id();
-        let evidence = self.evidence(fleet, driver, EvidenceKind::Checkin, st, verdict, reason, now)?;
-        let consumed = tx
-            .exec(
-                "UPDATE challenges SET used_at = $1, used_by = $2 WHERE nonce = $3 AND used_at IS NULL",
-                args![now, st, &claims.nonce],
-            )
-            .await?;
+        let mut reviews: Vec<(&'static str, String)> = Vec::new();
+        if matches!(outcome, Outcome::NoMatch | Outcome::SpoofSuspected | Outcome::LockedOut) {
+            reviews.push((outcome.as_str(), format!("block {}", claims.block)));
+        }
+        if reason == "liveness_method" {
+            let detail = format!("the challenge asked for {asked} liveness; the phone ran {}", claims.liveness_method);
+            reviews.push(("liveness_method", detail));
+        }
+        if reason == "attempt_limit" {
+            reviews.push(("attempt_limit", format!("{failures} failed attempts in 24 h (limit {limit})")));
+        }
+        if gap > 0 {
+            reviews.push(("counter_gap", format!("{gap} counter value(s) never seen by the fleet")));
+        }
+        let evidence = self.evidence(&key.fleet, &key.driver, EvidenceKind::Checkin, st, verdict, reason, now)?;
+        Ok(CheckinDecision { counter, gap, verdict, reason, reviews, evidence })
+    }
+
+    /// Stores a decided check-in in `tx`: the key's counter advances only from the value the decision was made on
+    /// (and only while the key is active), and the nonce, the token and the (key, counter) pair are each recorded
+    /// once by the table's UNIQUE constraints. Anything that changed since the read is a [`DbError::Conflict`].
+    async fn record_checkin(
+        &self,
+        tx: &mut Tx,
+        st: &str,
+        key: &KeyRow,
+        claims: &facecheck_attest::Claims,
+        decided: &CheckinDecision,
+        now: i64,
+    ) -> Result<Answer, DbError> {
+        let CheckinDecision { counter, gap, verdict, reason, ref evidence, .. } = *decided;
         let advanced = tx
             .exec(
-                "UPDATE device_keys SET last_counter = $1 WHERE kid = $2 AND status = 'active' AND last_counter < $1",
-                args![counter, key.kid.as_str()],
+                "UPDATE device_keys SET last_counter = $1 WHERE kid = $2 AND status = 'active' AND last_counter = $3",
+                args![counter, key.kid.as_str(), key.last_counter],
             )
             .await?;
-        if consumed != 1 || advanced != 1 {
-            return Err(Tried::Db(DbError::Conflict));
+        if advanced != 1 {
+            return Err(DbError::Conflict);
         }
+        let (fleet, driver) = (&key.fleet, &key.driver);
+        let id = util::random_id();
         tx.exec(
             "INSERT INTO checkins (id, statement_hash, nonce, kid, fleet, driver, block, counter, counter_gap, outcome, \
              attempts, liveness, liveness_method, verdict, reason, issued_at, received_at, evidence) \
@@ -896,7 +888,7 @@ impl Service {
                 &claims.block,
                 counter,
                 gap,
-                outcome.as_str(),
+                claims.outcome.as_str(),
                 i64::from(claims.attempts),
                 i64::from(claims.liveness_passed),
                 claims.liveness_method.as_str(),
@@ -904,34 +896,20 @@ impl Service {
                 reason,
                 i(claims.issued_at),
                 now,
-                &evidence,
+                evidence,
             ],
         )
         .await?;
-        let mut kinds: Vec<(&str, String)> = Vec::new();
-        if matches!(outcome, Outcome::NoMatch | Outcome::SpoofSuspected | Outcome::LockedOut) {
-            kinds.push((outcome.as_str(), format!("block {}", claims.block)));
-        }
-        if reason == "liveness_method" {
-            let detail = format!("the challenge asked for {asked} liveness; the phone ran {}", claims.liveness_method);
-            kinds.push(("liveness_method", detail));
-        }
-        if reason == "attempt_limit" {
-            kinds.push(("attempt_limit", format!("{failures} failed attempts in 24 h (limit {limit})")));
-        }
-        if gap > 0 {
-            kinds.push(("counter_gap", format!("{gap} counter value(s) never seen by the fleet")));
-        }
-        for (kind, detail) in kinds {
+        for (kind, detail) in &decided.reviews {
             tx.exec(
                 "INSERT INTO reviews (id, fleet, driver, kid, kind, checkin_id, detail, created_at, status) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open')",
-                args![util::random_id(), fleet, driver, key.kid.as_str(), kind, &id, detail, now],
+                args![util::random_id(), fleet, driver, key.kid.as_str(), *kind, &id, detail, now],
             )
             .await?;
         }
-        tracing::info!(kid = %key.kid, driver, checkin = id, outcome = outcome.as_str(), verdict, reason, counter, gap,
-            "check-in recorded");
+        tracing::info!(kid = %key.kid, driver, checkin = id, outcome = claims.outcome.as_str(), verdict, reason,
+            counter, gap, "check-in recorded");
         Ok((
             StatusCode::OK,
             json!({"checkin_id": id, "verdict": verdict, "reason": reason, "counter_gap": gap, "evidence": evidence}),
@@ -1281,25 +1259,46 @@ fn policy_of(fleet: &str, row: Option<&Row>) -> Policy {
     }
 }
 
-const CHECKIN_ANSWER: &str =
-    "SELECT id, verdict, reason, counter_gap, evidence FROM checkins WHERE statement_hash = $1";
+/// Everything a check-in is decided on, in one statement: the key the token names ($1) with its current status and
+/// counter; the stored answer if this very token ($3) was recorded before (`answer_*`); whether its nonce ($2) was
+/// used by another check-in; the fleet's attempt limit (default $5) and the driver's failed attempts since $4 and
+/// since an admin last cleared them. No row: the key is unknown. The decision is stored only if the key's counter
+/// is still the one read here ([`Service::record_checkin`]), so no other check-in of the key (hence of the driver,
+/// who has one active key) can slip between this read and the write.
+const CHECKIN_STATE: &str = "SELECT k.kid, k.fleet, k.driver, k.algorithm, k.public_key, k.status, k.last_counter, \
+     a.id AS answer_id, a.verdict AS answer_verdict, a.reason AS answer_reason, a.counter_gap AS answer_counter_gap, \
+     a.evidence AS answer_evidence, n.id AS nonce_used_by, \
+     COALESCE(f.failed_attempt_limit, $5) AS attempt_limit, \
+     (SELECT COUNT(*) FROM checkins c WHERE c.fleet = k.fleet AND c.driver = k.driver \
+      AND c.outcome IN ('no_match', 'spoof_suspected') AND c.received_at > $4 \
+      AND c.received_at > COALESCE((SELECT d.attempts_cleared_at FROM drivers d \
+                                    WHERE d.fleet = k.fleet AND d.id = k.driver), 0)) AS failures \
+     FROM device_keys k LEFT JOIN fleets f ON f.id = k.fleet \
+     LEFT JOIN checkins a ON a.statement_hash = $3 LEFT JOIN checkins n ON n.nonce = $2 \
+     WHERE k.kid = $1";
 
-fn checkin_answer(row: &Row) -> Answer {
+/// A check-in's verdict, before it is stored.
+struct CheckinDecision {
+    counter: i64,
+    gap: i64,
+    verdict: &'static str,
+    reason: &'static str,
+    /// The review-queue entries it opens: (kind, detail).
+    reviews: Vec<(&'static str, String)>,
+    /// The fleet's signed verdict, for the driver.
+    evidence: String,
+}
+
+/// The stored answer to a check-in, from columns named `{prefix}id`, `{prefix}verdict`, ...
+fn checkin_answer(row: &Row, prefix: &str) -> Answer {
+    let col = |name: &str| format!("{prefix}{name}");
     (
         StatusCode::OK,
         json!({
-            "checkin_id": row.str("id"), "verdict": row.str("verdict"), "reason": row.str("reason"),
-            "counter_gap": row.i64("counter_gap"), "evidence": row.str("evidence"),
+            "checkin_id": row.str(&col("id")), "verdict": row.str(&col("verdict")), "reason": row.str(&col("reason")),
+            "counter_gap": row.i64(&col("counter_gap")), "evidence": row.str(&col("evidence")),
         }),
     )
-}
-
-async fn stored_checkin(db: &Db, st: &str) -> Result<Option<Answer>, DbError> {
-    Ok(db.row(CHECKIN_ANSWER, args![st]).await?.as_ref().map(checkin_answer))
-}
-
-async fn stored_checkin_tx(tx: &mut Tx, st: &str) -> Result<Option<Answer>, DbError> {
-    Ok(tx.row(CHECKIN_ANSWER, args![st]).await?.as_ref().map(checkin_answer))
 }
 
 fn erasure_answer(row: &Row) -> Answer {
@@ -1348,6 +1347,24 @@ pub(crate) async fn audit(
     )
     .await?;
     Ok(())
+}
+
+/// The challenge key from the database, made and stored on first start (replicas racing agree on one).
+async fn load_or_create_challenge_key(db: &Db) -> Result<ChallengeKey, DbError> {
+    let select = "SELECT secret FROM service_secrets WHERE id = 'challenge'";
+    if db.row(select, args![]).await?.is_none() {
+        db.exec(
+            "INSERT INTO service_secrets (id, secret, created_at) VALUES ('challenge', $1, $2) \
+             ON CONFLICT (id) DO NOTHING",
+            args![util::random_secret(), now()],
+        )
+        .await?;
+    }
+    let row = db.row(select, args![]).await?.ok_or(DbError::Other(sqlx::Error::RowNotFound))?;
+    match util::unb64(&row.str("secret")) {
+        Some(secret) if secret.len() == 32 => Ok(ChallengeKey::from_secret(&secret)),
+        _ => Err(DbError::Other(sqlx::Error::Protocol("the stored challenge key is invalid".into()))),
+    }
 }
 
 /// The fleet key from the database, made and stored on first start (replicas racing agree on one).

@@ -4,6 +4,7 @@
 mod support;
 
 use facecheck_attest::{statement_hash, Consent, EvidenceKind, LivenessMethod, Outcome, ReviewReason};
+use facecheck_fleet::challenge::Binding;
 use facecheck_fleet::testing::TestServer;
 use reqwest::Method;
 use serde_json::json;
@@ -331,9 +332,9 @@ async fn challenge_binding(api: Api, server: &TestServer) {
     let (status, body) =
         api.post("/v1/checkins", json!({"token": a.checkin("made-up", "block-1", Outcome::Match)})).await;
     assert_eq!((status, code_of(&body)), (404, "challenge_unknown"), "{body}");
-    // Expired.
-    let nonce = challenge(&api, &a, "block-3").await;
-    server.service().db.exec("UPDATE challenges SET expires_at = 1", vec![]).await.unwrap();
+    // Expired: sealed by the service for this key and block, but with an expiry that has passed.
+    let binding = Binding { kid: a.key.key_id(), fleet: FLEET, driver: "driver-a", block: "block-3" };
+    let nonce = server.service().challenge_key.issue(&binding, LivenessMethod::Passive, now() as i64 - 1);
     let (status, body) = api.post("/v1/checkins", json!({"token": a.checkin(&nonce, "block-3", Outcome::Match)})).await;
     assert_eq!((status, code_of(&body)), (410, "challenge_expired"), "{body}");
     // Stale token on a live challenge.

@@ -1,7 +1,8 @@
 //! Concurrency (issue 9): the same token submitted 50 times in parallel, to one replica and to two replicas on one
 //! PostgreSQL, is accepted exactly once; a used nonce cannot be spent twice by racing different tokens; two
 //! registrations racing for one driver leave exactly one active key; a revocation racing the key's own
-//! registration retries is never lost. Black box: the real binary over HTTP, the record read back with
+//! registration retries is never lost; racing check-ins of one key are each decided on the history recorded
+//! before them. Black box: the real binary over HTTP, the record read back with
 //! `admin checkins --json`.
 
 mod ops;
@@ -119,6 +120,84 @@ async fn one_nonce_cannot_be_spent_twice_by_racing_tokens() {
         if db.backend == Backend::Postgres {
             let second = Server::start(&db);
             one_nonce_many_tokens(&db, &[&server, &second]).await;
+        }
+    }
+}
+
+/// 30 check-ins of one key, each with its own challenge and counter (1..=30, every other one a `no_match`), raced
+/// over the replicas: whichever are recorded, in whatever order, each verdict is the one the recorded history
+/// before it implies — its counter gap counts exactly the counters skipped since the previous recorded one, and a
+/// match after the fleet's limit of failed attempts (10) goes to review. A decision made on a stale read of the key
+/// would break one or the other.
+async fn racing_checkins_of_one_key(db: &Db, servers: &[&Server]) {
+    const N: u64 = 30;
+    let client = ops::client();
+    let fleet = ops::unique("fleet");
+    let driver = ops::unique("driver");
+    let device = Device::enroll(&client, servers[0], db, &fleet, &driver).await;
+    let mut tokens = Vec::new();
+    for counter in 1..=N {
+        let nonce = device.challenge(&client, servers[0], "block-1").await;
+        let outcome = if counter % 2 == 0 { Outcome::NoMatch } else { Outcome::Match };
+        tokens.push(device.key.sign(&device.claims("block-1", &nonce, outcome, counter)));
+    }
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        let client = client.clone();
+        let url = servers[i % servers.len()].url("/v1/checkins");
+        tasks.push(tokio::spawn(async move { post_json(&client, &url, &json!({ "token": token })).await }));
+    }
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        if status != 200 {
+            ops::assert_json_error(status, &body, "racing check-ins of one key");
+            assert_eq!(body["error"]["code"], "counter_replayed", "{:?}: {status} {body}", db.backend);
+        }
+    }
+    let mut rows = db.checkins(Some(&driver));
+    rows.sort_by_key(|r| r["counter"].as_i64().unwrap());
+    assert!(!rows.is_empty());
+    let history: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{} {} gap {} {} {}", r["counter"], r["outcome"], r["counter_gap"], r["verdict"], r["reason"]))
+        .collect();
+    let (mut previous, mut failures) = (0, 0);
+    for row in &rows {
+        let counter = row["counter"].as_i64().unwrap();
+        let gap = counter - previous - 1;
+        assert_eq!(
+            row["counter_gap"],
+            json!(gap),
+            "{:?}: gap from the previous recorded counter: {history:#?}",
+            db.backend
+        );
+        let expected = match row["outcome"].as_str().unwrap() {
+            "no_match" => ("review", "no_match"),
+            _ if failures >= 10 => ("review", "attempt_limit"),
+            _ if gap > 0 => ("review", "counter_gap"),
+            _ => ("accepted", ""),
+        };
+        assert_eq!(
+            (row["verdict"].as_str().unwrap(), row["reason"].as_str().unwrap()),
+            expected,
+            "{:?}: {history:#?}",
+            db.backend
+        );
+        if row["outcome"] == "no_match" {
+            failures += 1;
+        }
+        previous = counter;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_checkins_of_one_key_are_decided_on_their_recorded_history() {
+    for db in Db::all() {
+        let server = Server::start(&db);
+        racing_checkins_of_one_key(&db, &[&server]).await;
+        if db.backend == Backend::Postgres {
+            let second = Server::start(&db);
+            racing_checkins_of_one_key(&db, &[&server, &second]).await;
         }
     }
 }
