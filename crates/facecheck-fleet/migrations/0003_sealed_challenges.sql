@@ -11,3 +11,6 @@ CREATE TABLE service_secrets (
     secret TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+
+-- The driver's failed attempts, counted for every check-in (the fleet's attempt limit): only the failures are indexed.
+CREATE INDEX checkins_failures ON checkins (fleet, driver, received_at) WHERE outcome IN ('no_match', 'spoof_suspected');

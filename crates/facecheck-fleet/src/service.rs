@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use crate::args;
 use crate::challenge::{Binding, ChallengeKey, ChallengeRefusal};
 use crate::codes;
-use crate::db::{Db, DbError, Row, Tx};
+use crate::db::{Backend, Db, DbError, Row, Tx};
 use crate::error::ApiError;
 use crate::util::{self, now};
 
@@ -773,15 +773,11 @@ impl Service {
             let decided = self.decide_checkin(&state, &key, claims, &st, now).inspect_err(|e| {
                 tracing::info!(%kid, refusal = e.code, "check-in refused");
             })?;
-            let mut tx = self.db.begin().await?;
-            match self.record_checkin(&mut tx, &st, &key, claims, &decided, now).await {
-                Ok(answer) => {
-                    tx.commit().await?;
-                    return Ok(answer);
-                }
+            match self.record_checkin(&st, &key, claims, &decided, now).await {
+                Ok(answer) => return Ok(answer),
                 // Another request recorded something for this key (or this nonce, or this token) since the read:
                 // decide again from a fresh one.
-                Err(DbError::Conflict) => drop(tx),
+                Err(DbError::Conflict) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -850,12 +846,13 @@ impl Service {
         Ok(CheckinDecision { counter, gap, verdict, reason, reviews, evidence })
     }
 
-    /// Stores a decided check-in in `tx`: the key's counter advances only from the value the decision was made on
-    /// (and only while the key is active), and the nonce, the token and the (key, counter) pair are each recorded
-    /// once by the table's UNIQUE constraints. Anything that changed since the read is a [`DbError::Conflict`].
+    /// Stores a decided check-in, atomically: the key's counter advances only from the value the decision was made
+    /// on (and only while the key is active), and the nonce, the token and the (key, counter) pair are each recorded
+    /// once by the table's UNIQUE constraints. Anything that changed since the read is a [`DbError::Conflict`] and
+    /// nothing is written. On PostgreSQL a check-in that opens no review is one statement (the counter's `UPDATE` and
+    /// the `INSERT` of the row it returns); otherwise one transaction.
     async fn record_checkin(
         &self,
-        tx: &mut Tx,
         st: &str,
         key: &KeyRow,
         claims: &facecheck_attest::Claims,
@@ -863,50 +860,64 @@ impl Service {
         now: i64,
     ) -> Result<Answer, DbError> {
         let CheckinDecision { counter, gap, verdict, reason, ref evidence, .. } = *decided;
-        let advanced = tx
-            .exec(
-                "UPDATE device_keys SET last_counter = $1 WHERE kid = $2 AND status = 'active' AND last_counter = $3",
-                args![counter, key.kid.as_str(), key.last_counter],
-            )
-            .await?;
-        if advanced != 1 {
-            return Err(DbError::Conflict);
-        }
         let (fleet, driver) = (&key.fleet, &key.driver);
         let id = util::random_id();
-        tx.exec(
-            "INSERT INTO checkins (id, statement_hash, nonce, kid, fleet, driver, block, counter, counter_gap, outcome, \
-             attempts, liveness, liveness_method, verdict, reason, issued_at, received_at, evidence) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-            args![
-                &id,
-                st,
-                &claims.nonce,
-                key.kid.as_str(),
-                fleet,
-                driver,
-                &claims.block,
-                counter,
-                gap,
-                claims.outcome.as_str(),
-                i64::from(claims.attempts),
-                i64::from(claims.liveness_passed),
-                claims.liveness_method.as_str(),
-                verdict,
-                reason,
-                i(claims.issued_at),
-                now,
-                evidence,
-            ],
-        )
-        .await?;
-        for (kind, detail) in &decided.reviews {
-            tx.exec(
-                "INSERT INTO reviews (id, fleet, driver, kid, kind, checkin_id, detail, created_at, status) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open')",
-                args![util::random_id(), fleet, driver, key.kid.as_str(), *kind, &id, detail, now],
-            )
-            .await?;
+        let row = args![
+            &id,
+            st,
+            &claims.nonce,
+            key.kid.as_str(),
+            fleet,
+            driver,
+            &claims.block,
+            counter,
+            gap,
+            claims.outcome.as_str(),
+            i64::from(claims.attempts),
+            i64::from(claims.liveness_passed),
+            claims.liveness_method.as_str(),
+            verdict,
+            reason,
+            i(claims.issued_at),
+            now,
+            evidence,
+        ];
+        const COLUMNS: &str = "id, statement_hash, nonce, kid, fleet, driver, block, counter, counter_gap, outcome, \
+                               attempts, liveness, liveness_method, verdict, reason, issued_at, received_at, evidence";
+        const VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18";
+        if self.db.backend() == Backend::Postgres && decided.reviews.is_empty() {
+            // $8 is the new counter, $4 the key, $19 the counter the decision was made on.
+            let sql = format!(
+                "WITH advanced AS (UPDATE device_keys SET last_counter = $8 \
+                 WHERE kid = $4 AND status = 'active' AND last_counter = $19 RETURNING kid) \
+                 INSERT INTO checkins ({COLUMNS}) SELECT {VALUES} FROM advanced"
+            );
+            let mut params = row;
+            params.push(key.last_counter.into());
+            if self.db.exec(&sql, params).await? != 1 {
+                return Err(DbError::Conflict);
+            }
+        } else {
+            let mut tx = self.db.begin().await?;
+            let advanced = tx
+                .exec(
+                    "UPDATE device_keys SET last_counter = $1 WHERE kid = $2 AND status = 'active' AND last_counter = $3",
+                    args![counter, key.kid.as_str(), key.last_counter],
+                )
+                .await?;
+            if advanced != 1 {
+                return Err(DbError::Conflict);
+            }
+            tx.exec(&format!("INSERT INTO checkins ({COLUMNS}) VALUES ({VALUES})"), row).await?;
+            for (kind, detail) in &decided.reviews {
+                tx.exec(
+                    "INSERT INTO reviews (id, fleet, driver, kid, kind, checkin_id, detail, created_at, status) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open')",
+                    args![util::random_id(), fleet, driver, key.kid.as_str(), *kind, &id, detail, now],
+                )
+                .await?;
+            }
+            tx.commit().await?;
         }
         tracing::info!(kid = %key.kid, driver, checkin = id, outcome = claims.outcome.as_str(), verdict, reason,
             counter, gap, "check-in recorded");
