@@ -746,11 +746,11 @@ impl Service {
             let now = now();
             let state = self
                 .db
-                .row(CHECKIN_STATE, args![kid.as_str(), &nonce, &st, now - 86_400, DEFAULT_FAILED_ATTEMPT_LIMIT])
+                .row(CHECKIN_STATE, args![kid.as_str(), &nonce, now - 86_400, DEFAULT_FAILED_ATTEMPT_LIMIT])
                 .await?
                 .ok_or_else(|| refusal(&VerifyError::UnknownKey { kid: kid.clone() }))?;
-            if state.opt_str("answer_id").is_some() {
-                return Ok(checkin_answer(&state, "answer_"));
+            if state.opt_str("used_statement").as_deref() == Some(st.as_str()) {
+                return Ok(checkin_answer(&state, "used_"));
             }
             let key = KeyRow::from_row(&state).ok_or_else(|| refusal(&VerifyError::UnknownKey { kid: kid.clone() }))?;
             if verified.is_none() {
@@ -804,7 +804,7 @@ impl Service {
                 ApiError::new(StatusCode::GONE, "challenge_expired", "the challenge has expired; ask for a new one")
             }
         })?;
-        if state.opt_str("nonce_used_by").is_some() {
+        if state.opt_str("used_statement").is_some() {
             return Err(ApiError::conflict("challenge_used", "the challenge was already answered"));
         }
         if key.status != "active" {
@@ -1271,22 +1271,21 @@ fn policy_of(fleet: &str, row: Option<&Row>) -> Policy {
 }
 
 /// Everything a check-in is decided on, in one statement: the key the token names ($1) with its current status and
-/// counter; the stored answer if this very token ($3) was recorded before (`answer_*`); whether its nonce ($2) was
-/// used by another check-in; the fleet's attempt limit (default $5) and the driver's failed attempts since $4 and
-/// since an admin last cleared them. No row: the key is unknown. The decision is stored only if the key's counter
+/// counter; the check-in that used the token's nonce ($2), if any (`used_*`: this very token's stored answer, or
+/// another token's); the fleet's attempt limit (default $4) and the driver's failed attempts since $3 and since an
+/// admin last cleared them. No row: the key is unknown. The decision is stored only if the key's counter
 /// is still the one read here ([`Service::record_checkin`]), so no other check-in of the key (hence of the driver,
 /// who has one active key) can slip between this read and the write.
 const CHECKIN_STATE: &str = "SELECT k.kid, k.fleet, k.driver, k.algorithm, k.public_key, k.status, k.last_counter, \
-     a.id AS answer_id, a.verdict AS answer_verdict, a.reason AS answer_reason, a.counter_gap AS answer_counter_gap, \
-     a.evidence AS answer_evidence, n.id AS nonce_used_by, \
-     COALESCE(f.failed_attempt_limit, $5) AS attempt_limit, \
+     n.statement_hash AS used_statement, n.id AS used_id, n.verdict AS used_verdict, n.reason AS used_reason, \
+     n.counter_gap AS used_counter_gap, n.evidence AS used_evidence, \
+     COALESCE(f.failed_attempt_limit, $4) AS attempt_limit, \
      (SELECT COUNT(*) FROM checkins c WHERE c.fleet = k.fleet AND c.driver = k.driver \
-      AND c.outcome IN ('no_match', 'spoof_suspected') AND c.received_at > $4 \
+      AND c.outcome IN ('no_match', 'spoof_suspected') AND c.received_at > $3 \
       AND c.received_at > COALESCE((SELECT d.attempts_cleared_at FROM drivers d \
                                     WHERE d.fleet = k.fleet AND d.id = k.driver), 0)) AS failures \
      FROM device_keys k LEFT JOIN fleets f ON f.id = k.fleet \
-     LEFT JOIN checkins a ON a.statement_hash = $3 LEFT JOIN checkins n ON n.nonce = $2 \
-     WHERE k.kid = $1";
+     LEFT JOIN checkins n ON n.nonce = $2 WHERE k.kid = $1";
 
 /// A check-in's verdict, before it is stored.
 struct CheckinDecision {
