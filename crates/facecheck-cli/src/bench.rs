@@ -6,7 +6,9 @@
 //! `--loads` times. Then, for each path read from stdin, one line `{"path", "ms": {stage: milliseconds}}` with the
 //! stages of a check-in on that photo: `decode`, `detect`, `quality` (the gates, including the crop they measure),
 //! `liveness` (both models), `align`, `embed` (the crop and its mirror), `match` (the distance to a template) and
-//! `sign` (the attestation, Ed25519). Every stage runs whatever the gates or the liveness rule decide (this times
+//! `sign` (the attestation, Ed25519); and, apart (`two_threads_ms`), `liveness_align_embed`: the liveness models
+//! and the alignment and embedding at the same time on two threads, as a check-in runs them
+//! ([`Engine::liveness_and_embedding`]). Every stage runs whatever the gates or the liveness rule decide (this times
 //! the work, it does not decide a check-in); a photo without a face gets `{"path", "no_face": true}`. Nothing about
 //! the face (no score, no distance) is printed, only times and the gates' verdict (`gates_passed`).
 
@@ -100,9 +102,17 @@ pub fn stages(models: &Path, args: &StagesArgs) -> Result<(), String> {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
             })
         });
+        let start = Instant::now();
+        let (liveness, embedding) = engine.liveness_and_embedding(&image, face);
+        let two_threads = ms(start);
+        liveness.and(embedding).map_err(fail)?;
         let ms: serde_json::Map<String, serde_json::Value> =
             stages.into_iter().map(|(name, t)| (name.to_owned(), t.into())).collect();
-        println!("{}", serde_json::json!({ "path": path, "gates_passed": gates_passed, "ms": ms }));
+        let line = serde_json::json!({
+            "path": path, "gates_passed": gates_passed, "ms": ms,
+            "two_threads_ms": { "liveness_align_embed": two_threads },
+        });
+        println!("{line}");
     }
     Ok(())
 }

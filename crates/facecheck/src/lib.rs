@@ -34,7 +34,7 @@ pub use clock::Clock;
 pub use decode::decode_image;
 pub use detect::{BoundingBox, Detector, Face, FaceChoice};
 pub use embed::{Embedder, Embedding};
-pub use engine::{Comparison, Engine, ModelBytes, Screening};
+pub use engine::{Comparison, Engine, ModelBytes, Probe, Screening};
 pub use error::{Error, QualityIssue, Result};
 pub use frame::{FrameData, Rotation, TimedFrame};
 pub use liveness::{Liveness, LivenessScore};

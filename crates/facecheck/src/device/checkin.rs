@@ -97,7 +97,7 @@
 use crate::device::vault::{Kek, LockOut, Vault, VaultInit};
 use crate::pipeline::decode::decode_image;
 use crate::pipeline::embed::Embedding;
-use crate::pipeline::engine::{Engine, Screening};
+use crate::pipeline::engine::{Engine, Probe};
 use crate::pipeline::model::Manifest;
 use crate::pipeline::quality::{self, QualityIssue, QualityLimits};
 use crate::{Error, Result};
@@ -546,10 +546,10 @@ fn build_template(engine: &Engine, selfies: &[impl AsRef<[u8]>]) -> Result<Vec<E
     for (i, bytes) in selfies.iter().enumerate() {
         let selfie = i + 1;
         let image = decode(bytes.as_ref(), selfie)?;
-        match engine.screen_image(&image)? {
-            Screening::Retake(issue) => return Err(Error::EnrollmentRetake { selfie, issue }),
-            Screening::SpoofSuspected { .. } => return Err(Error::EnrollmentSpoofSuspected { selfie }),
-            Screening::Passed { face, .. } => templates.push(engine.embed_face(&image, &face)?),
+        match engine.screen_and_embed(&image)? {
+            Probe::Retake(issue) => return Err(Error::EnrollmentRetake { selfie, issue }),
+            Probe::SpoofSuspected => return Err(Error::EnrollmentSpoofSuspected { selfie }),
+            Probe::Live(embedding) => templates.push(*embedding),
         }
     }
     let threshold = engine.threshold();
@@ -568,15 +568,12 @@ fn decide(engine: &Engine, vault: &mut Vault, frames: &[impl AsRef<[u8]>], now: 
         Ok(image) => image,
         Err(issue) => return Ok(Verdict::retake(issue)),
     };
-    let face = match engine.screen_image(&image)? {
-        Screening::Retake(issue) => return Ok(Verdict::retake(issue)),
-        Screening::SpoofSuspected { .. } => {
+    let probe = match engine.screen_and_embed(&image) {
+        Ok(Probe::Retake(issue)) => return Ok(Verdict::retake(issue)),
+        Ok(Probe::SpoofSuspected) => {
             return Ok(Verdict { outcome: Outcome::SpoofSuspected, live: false, retake: None })
         }
-        Screening::Passed { face, .. } => face,
-    };
-    let probe = match engine.embed_face(&image, &face) {
-        Ok(probe) => probe,
+        Ok(Probe::Live(probe)) => *probe,
         Err(Error::NoFace) => return Ok(Verdict::retake(QualityIssue::NoFace)),
         Err(e) => return Err(e),
     };

@@ -58,6 +58,17 @@ pub enum Screening {
     },
 }
 
+/// A selfie screened and, if it passed, embedded ([`Engine::screen_and_embed`]). Not `Debug`, like [`Embedding`]:
+/// nothing of a face reaches a log.
+pub enum Probe {
+    /// The selfie cannot be judged; the driver should retake it.
+    Retake(QualityIssue),
+    /// The face looks like a presentation attack: `spoof_suspected` (its embedding, if made, is dropped).
+    SpoofSuspected,
+    /// One usable, live-looking face, and its embedding, ready to be matched.
+    Live(Box<Embedding>),
+}
+
 /// The models, checked against the manifest, parsed and optimised once; reused for every call.
 ///
 /// `Engine` is `Send + Sync`: each call spawns its own tract state from the shared, immutable plans.
@@ -164,6 +175,34 @@ impl Engine {
             Screening::Passed { face: face.clone(), quality, liveness }
         } else {
             Screening::SpoofSuspected { liveness }
+        })
+    }
+
+    /// [`Engine::screen_image`], then the face's embedding for a selfie that passed: what a check-in and an
+    /// enrollment need. Once the face is found, the liveness models and the alignment and embedding run at the same
+    /// time on two threads (phones have 4 to 8 cores), so the selfie waits for the longer of the two, not both; the
+    /// decision is the same as screening then embedding one after the other, and an embedding is returned only for a
+    /// live face. `Err(Error::NoFace)` if the face cannot be aligned.
+    pub fn screen_and_embed(&self, image: &RgbImage) -> Result<Probe> {
+        let faces = self.detector.detect(image)?;
+        let face = match quality::assess(image, &faces, &QualityLimits::SHIPPED) {
+            Ok((face, _)) => face,
+            Err(issue) => return Ok(Probe::Retake(issue)),
+        };
+        let (liveness, embedding) = self.liveness_and_embedding(image, face);
+        if !liveness?.is_live {
+            return Ok(Probe::SpoofSuspected);
+        }
+        Ok(Probe::Live(Box::new(embedding?)))
+    }
+
+    /// The liveness verdict and the embedding of `face`, computed at the same time on two threads.
+    pub fn liveness_and_embedding(&self, image: &RgbImage, face: &Face) -> (Result<LivenessScore>, Result<Embedding>) {
+        std::thread::scope(|scope| {
+            let embedding = scope.spawn(|| self.embed_face(image, face));
+            let liveness = self.liveness.check(image, face);
+            let embedding = embedding.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (liveness, embedding)
         })
     }
 }
