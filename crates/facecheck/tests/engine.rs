@@ -71,3 +71,32 @@ fn a_missing_model_folder_is_a_clear_error() {
     let result = Engine::from_dir(&root().join("no-such-folder"));
     assert!(matches!(result, Err(Error::ModelIo { .. })), "{:?}", result.err().map(|e| e.to_string()));
 }
+
+/// The two-thread path a check-in takes gives the decision and the embedding of screening, then embedding, one
+/// after the other: the same variant on faces, spoofs and photos without a face, and the same embedding to the bit.
+#[test]
+fn screening_and_embedding_on_two_threads_is_screening_then_embedding() {
+    use facecheck::{decode_image, Probe, Screening};
+    let mut seen = [0; 3];
+    for name in
+        ["obama.jpg", "biden2.jpg", "image_T1.jpg", "image_F1.jpg", "image_F2.jpg", "progressive_444.jpg", "gray.jpg"]
+    {
+        let bytes = std::fs::read(root().join("tests/fixtures").join(name)).expect("fixture");
+        let image = decode_image(&bytes).expect("decodes");
+        let serial = engine().screen_image(&image).expect("screens");
+        match (serial, engine().screen_and_embed(&image).expect("screens and embeds")) {
+            (Screening::Retake(a), Probe::Retake(b)) => {
+                assert_eq!(a, b, "{name}");
+                seen[0] += 1;
+            }
+            (Screening::SpoofSuspected { .. }, Probe::SpoofSuspected) => seen[1] += 1,
+            (Screening::Passed { face, .. }, Probe::Live(probe)) => {
+                let embedding = engine().embed_face(&image, &face).expect("embeds");
+                assert_eq!(embedding.distance(&probe), 0.0, "{name}: the same embedding");
+                seen[2] += 1;
+            }
+            (serial, _) => panic!("{name}: screened {serial:?} one after the other, not on two threads"),
+        }
+    }
+    assert!(seen.iter().all(|&n| n > 0), "retakes, spoofs and live faces all covered: {seen:?}");
+}
