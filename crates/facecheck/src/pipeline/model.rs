@@ -153,14 +153,20 @@ pub(crate) fn load_plan(name: &'static str, entry: &ModelEntry, bytes: &[u8], si
         return Err(Error::ModelDigestMismatch { name, expected: entry.sha256.clone(), actual });
     }
     let fail = |e: TractError| Error::Model { name, reason: format!("{e:#}") };
-    let onnx = tract_onnx::onnx();
-    let mut proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(fail)?;
+    let mut proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).map_err(fail)?;
     fold_weight_dequantization(&mut proto).map_err(|reason| Error::Model { name, reason })?;
-    onnx.model_for_proto_model(&proto)
-        .and_then(|m| m.with_input_fact(0, f32::fact([1, 3, side, side]).into()))
-        .and_then(|m| m.into_optimized())
-        .and_then(|m| m.into_runnable())
-        .map_err(fail)
+    rewrite_prelu(&mut proto).map_err(|reason| Error::Model { name, reason })?;
+    rewrite_max_pool_2x2(&mut proto).map_err(|reason| Error::Model { name, reason })?;
+    optimise(&proto, side).map_err(fail)
+}
+
+/// Builds the optimised tract plan of a model for a fixed `1 x 3 x side x side` f32 input.
+fn optimise(proto: &ModelProto, side: usize) -> TractResult<Plan> {
+    tract_onnx::onnx()
+        .model_for_proto_model(proto)?
+        .with_input_fact(0, f32::fact([1, 3, side, side]).into())?
+        .into_optimized()?
+        .into_runnable()
 }
 
 /// Replaces every `DequantizeLinear` whose inputs are all initializers (int8 weights, per-channel scales and zero
@@ -187,6 +193,117 @@ fn fold_weight_dequantization(model: &mut ModelProto) -> std::result::Result<(),
     let used = |name: &str| graph.node.iter().any(|n| n.input.iter().any(|i| i == name));
     let outputs: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
     graph.initializer.retain(|t| used(&t.name) || outputs.contains(&t.name));
+    Ok(())
+}
+
+/// Rewrites every `PRelu` whose slopes are an initializer as one multiplication and one comparison: with every
+/// slope `a <= 1`, `PRelu(x) = max(x, a * x)` (and `min` when every `a >= 1`), exactly, bit for bit (`a * x` is the
+/// same product `PRelu` takes for `x < 0`, and the other side is `x` itself). tract expands `PRelu` into a
+/// multiplication, a comparison and a select over the whole tensor, each broadcast element by element; the two
+/// operations here run on its vectorised binary kernels. A `PRelu` with slopes on both sides of 1 is kept.
+fn rewrite_prelu(model: &mut ModelProto) -> std::result::Result<(), String> {
+    let Some(graph) = model.graph.as_mut() else { return Err("model has no graph".into()) };
+    let mut nodes: Vec<NodeProto> = Vec::with_capacity(graph.node.len());
+    for node in std::mem::take(&mut graph.node) {
+        let slopes = node.input.get(1).and_then(|n| graph.initializer.iter().find(|t| &t.name == n));
+        let (Some(slopes), "PRelu", [x, slope_name], [out]) =
+            (slopes, node.op_type.as_str(), node.input.as_slice(), node.output.as_slice())
+        else {
+            nodes.push(node);
+            continue;
+        };
+        let slopes = floats(slopes)?;
+        let select = if slopes.iter().all(|&a| a <= 1.0) {
+            "Max"
+        } else if slopes.iter().all(|&a| a >= 1.0) {
+            "Min"
+        } else {
+            nodes.push(node);
+            continue;
+        };
+        let scaled = format!("{out}.prelu_scaled");
+        nodes.push(NodeProto {
+            name: format!("{}.prelu_mul", node.name),
+            op_type: "Mul".into(),
+            input: vec![x.clone(), slope_name.clone()],
+            output: vec![scaled.clone()],
+            ..Default::default()
+        });
+        nodes.push(NodeProto {
+            name: format!("{}.prelu_select", node.name),
+            op_type: select.into(),
+            input: vec![x.clone(), scaled],
+            output: vec![out.clone()],
+            ..Default::default()
+        });
+    }
+    graph.node = nodes;
+    Ok(())
+}
+
+/// Rewrites every 2x2, stride-2 `MaxPool` without padding as the element-wise maximum of the four strided slices
+/// it takes its values from (rows and columns starting at 0 and at 1, every second one, as many as the pooling
+/// gives): the same maximum of the same four values. tract runs such a `MaxPool` one output value at a time; strided
+/// slices and maxima run on its vectorised kernels.
+fn rewrite_max_pool_2x2(model: &mut ModelProto) -> std::result::Result<(), String> {
+    let Some(graph) = model.graph.as_mut() else { return Err("model has no graph".into()) };
+    let ints = |node: &NodeProto, name: &str| node.attribute.iter().find(|a| a.name == name).map(|a| a.ints.clone());
+    let int = |node: &NodeProto, name: &str| node.attribute.iter().find(|a| a.name == name).map(|a| a.i);
+    let i64s = |name: String, values: &[i64]| TensorProto {
+        name,
+        dims: vec![values.len() as i64],
+        data_type: DataType::Int64 as i32,
+        int64_data: values.to_vec(),
+        ..Default::default()
+    };
+    let mut nodes: Vec<NodeProto> = Vec::with_capacity(graph.node.len());
+    for node in std::mem::take(&mut graph.node) {
+        let plain = node.op_type == "MaxPool"
+            && node.input.len() == 1
+            && node.output.len() == 1
+            && ints(&node, "kernel_shape").as_deref() == Some(&[2, 2])
+            && ints(&node, "strides").as_deref() == Some(&[2, 2])
+            && ints(&node, "pads").is_none_or(|p| p.iter().all(|&p| p == 0))
+            && ints(&node, "dilations").is_none_or(|d| d.iter().all(|&d| d == 1))
+            && int(&node, "ceil_mode").is_none_or(|c| c == 0)
+            && node.attribute.iter().all(|a| {
+                ["kernel_shape", "strides", "pads", "dilations", "ceil_mode", "auto_pad"].contains(&a.name.as_str())
+            })
+            && node.attribute.iter().find(|a| a.name == "auto_pad").is_none_or(|a| a.s == b"NOTSET");
+        if !plain {
+            nodes.push(node);
+            continue;
+        }
+        let mut slices = Vec::with_capacity(4);
+        for (row, column) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            let prefix = format!("{}.pool_{row}{column}", node.name);
+            // A slice from 0 ends before the last row (column), so that an odd size gives as many values as from 1.
+            let end = |start: i64| if start == 0 { -1 } else { i64::MAX };
+            graph.initializer.push(i64s(format!("{prefix}.starts"), &[row, column]));
+            graph.initializer.push(i64s(format!("{prefix}.ends"), &[end(row), end(column)]));
+            graph.initializer.push(i64s(format!("{prefix}.axes"), &[2, 3]));
+            graph.initializer.push(i64s(format!("{prefix}.steps"), &[2, 2]));
+            nodes.push(NodeProto {
+                name: prefix.clone(),
+                op_type: "Slice".into(),
+                input: ["", ".starts", ".ends", ".axes", ".steps"]
+                    .iter()
+                    .map(|suffix| if suffix.is_empty() { node.input[0].clone() } else { format!("{prefix}{suffix}") })
+                    .collect(),
+                output: vec![prefix.clone()],
+                ..Default::default()
+            });
+            slices.push(prefix);
+        }
+        nodes.push(NodeProto {
+            name: format!("{}.pool_max", node.name),
+            op_type: "Max".into(),
+            input: slices,
+            output: node.output.clone(),
+            ..Default::default()
+        });
+    }
+    graph.node = nodes;
     Ok(())
 }
 
@@ -255,5 +372,87 @@ fn floats(t: &TensorProto) -> std::result::Result<Vec<f32>, String> {
         }
         Ok(DataType::Float) => Ok(t.float_data.clone()),
         _ => Err(format!("unsupported scale type {}", t.data_type)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shipped model's graph, with weight dequantisation folded as [`load_plan`] does.
+    fn shipped(entry: &ModelEntry) -> ModelProto {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models").join(&entry.file);
+        let bytes = std::fs::read(path).expect("shipped model");
+        let mut proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).expect("parses");
+        fold_weight_dequantization(&mut proto).expect("folds");
+        proto
+    }
+
+    fn count(proto: &ModelProto, op_type: &str) -> usize {
+        proto.graph.as_ref().expect("graph").node.iter().filter(|n| n.op_type == op_type).count()
+    }
+
+    /// Runs both graphs on the same inputs in the models' range (0..255), dark and bright, flat and textured, so
+    /// that activations take both signs, and compares every output to the bit.
+    fn assert_same_outputs(original: &ModelProto, rewritten: &ModelProto, side: usize) {
+        let (before, after) = (optimise(original, side).expect("plan"), optimise(rewritten, side).expect("plan"));
+        for seed in 0..4u32 {
+            let pixels: Vec<f32> = (0..(3 * side * side) as u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed * 97) >> 24) as f32 * (seed + 1) as f32 / 4.0)
+                .collect();
+            let run = |plan: &Plan| -> Vec<Vec<u32>> {
+                let input = Tensor::from_shape(&[1, 3, side, side], &pixels).expect("tensor");
+                let outputs = plan.run(tvec!(input.into())).expect("runs");
+                outputs
+                    .iter()
+                    .map(|o| o.to_plain_array_view::<f32>().expect("f32").iter().map(|v| v.to_bits()).collect())
+                    .collect()
+            };
+            assert_eq!(run(&before), run(&after), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn rewritten_prelu_gives_the_liveness_models_outputs_to_the_bit() {
+        let models = &Manifest::shipped().models;
+        for entry in [&models.liveness_v2.model, &models.liveness_v1se.model] {
+            let original = shipped(entry);
+            let mut rewritten = original.clone();
+            rewrite_prelu(&mut rewritten).expect("rewrites");
+            assert!(count(&original, "PRelu") > 30, "the MiniFASNets use PRelu throughout");
+            assert_eq!(count(&rewritten, "PRelu"), 0, "every slope of these models is below 1");
+            assert_same_outputs(&original, &rewritten, 80);
+        }
+    }
+
+    #[test]
+    fn rewritten_max_pooling_gives_the_detectors_outputs_to_the_bit() {
+        let original = shipped(&Manifest::shipped().models.detector.model);
+        let mut rewritten = original.clone();
+        rewrite_max_pool_2x2(&mut rewritten).expect("rewrites");
+        assert_eq!((count(&original, "MaxPool"), count(&rewritten, "MaxPool")), (4, 0));
+        assert_same_outputs(&original, &rewritten, 320);
+    }
+
+    #[test]
+    fn other_max_pooling_is_kept() {
+        // dlib's one pooling is 3x3.
+        let mut proto = shipped(&Manifest::shipped().models.embedder.model);
+        rewrite_max_pool_2x2(&mut proto).expect("rewrites");
+        assert_eq!(count(&proto, "MaxPool"), 1);
+    }
+
+    #[test]
+    fn prelu_with_slopes_on_both_sides_of_one_is_kept() {
+        let mut proto = shipped(&Manifest::shipped().models.liveness_v2.model);
+        let graph = proto.graph.as_mut().expect("graph");
+        let slope_name = graph.node.iter().find(|n| n.op_type == "PRelu").expect("a PRelu").input[1].clone();
+        let slopes = graph.initializer.iter_mut().find(|t| t.name == slope_name).expect("initializer");
+        let mut values = floats(slopes).expect("floats");
+        values[0] = 1.5;
+        slopes.raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        slopes.float_data.clear();
+        rewrite_prelu(&mut proto).expect("rewrites");
+        assert_eq!(count(&proto, "PRelu"), 1);
     }
 }
