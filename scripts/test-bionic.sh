@@ -123,7 +123,9 @@ echo "aarch64-linux-android build of the core's tests: $(($(seconds) - start)) s
 # fixtures (`same_person_matches_and_different_people_do_not`, 2 minutes; `arch_tests::distances_and_decisions_are_
 # those_of_x86_64` checks the same decisions against the x86_64 reference), nor the two-thread screening's
 # equivalence with the one-thread stages on seven fixtures (`screening_and_embedding_on_two_threads_`: the end-to-end
-# test below checks in through the two-thread path here).
+# test below checks in through the two-thread path here), nor the engine loaded on threads against on one thread
+# (`loading_on_threads_and_on_one_thread_`: every test here loads it on threads). The rewritten graphs' tests
+# (`model::tests`) do run here: they compare tract's outputs to the bit on this CPU's kernels.
 e2e=checkin_enroll_match_no_match_replay_lockout_erase
 start=$(seconds)
 mkdir -p "$build/tmp"
@@ -143,7 +145,7 @@ core_tests() {
 e2e_pid=$!
 core_tests --skip checkin_ --skip active_ --skip qr::tests::the_costliest_picture --skip _under_every_edit \
   --skip same_person_matches_and_different_people_do_not --skip screening_and_embedding_on_two_threads_ \
-  || failures=$((failures + 1))
+  --skip loading_on_threads_and_on_one_thread_ || failures=$((failures + 1))
 wait "$e2e_pid" || failures=$((failures + 1))
 cat "$build/e2e.log"
 echo "facecheck tests on bionic under qemu-aarch64 (Cortex-A53, Android 6.0): $(($(seconds) - start)) s"

@@ -4,10 +4,11 @@
 //! `armcount MODELS_DIR PHOTO [ITERATIONS]`. A marker is the unassigned arm64 syscall 4095 with the phase id in x0:
 //! it returns -ENOSYS under qemu and on a real phone, so the program runs anywhere; elsewhere than on aarch64 the
 //! markers are no-ops (the example also builds on the host). The ids, each marked at the end of its phase:
-//! 1 = the model files read, 2 = the models loaded and optimised (`Engine::from_bytes`), then for iteration `k`
-//! (from 0) `10 + 10 k + s` at the end of stage `s` of [`STAGES`]; then two parts of stages, measured again on their
-//! own after the check-ins (not part of them): 90 = the detector's letterbox (`detect:letterbox`), 91 = both
-//! liveness context crops (`liveness:crops`). Prints each phase's name and id on stdout before it starts.
+//! 1 = the model files read, 2 = the models loaded and optimised (`Engine::from_bytes_on_one_thread`: the same work
+//! as `Engine::from_bytes`, on the one thread the counter counts exactly), then for iteration `k` (from 0)
+//! `10 + 10 k + s` at the end of stage `s` of [`STAGES`]; then two parts of stages, measured again on their own after
+//! the check-ins (not part of them): 90 = the detector's letterbox (`detect:letterbox`), 91 = both liveness context
+//! crops (`liveness:crops`). Prints each phase's name and id on stdout before it starts.
 
 use facecheck::checkin::{model_digest, policy_id, Outcome};
 use facecheck::liveness::{context_crop, context_region};
@@ -58,7 +59,7 @@ fn main() {
     println!("phase detect:letterbox 90");
     println!("phase liveness:crops 91");
     marker(1);
-    let engine = Engine::from_bytes(ModelBytes {
+    let engine = Engine::from_bytes_on_one_thread(ModelBytes {
         detector: &detector,
         embedder: &embedder,
         liveness_v2: &liveness_v2,

@@ -100,3 +100,30 @@ fn screening_and_embedding_on_two_threads_is_screening_then_embedding() {
     }
     assert!(seen.iter().all(|&n| n > 0), "retakes, spoofs and live faces all covered: {seen:?}");
 }
+
+#[test]
+fn loading_on_threads_and_on_one_thread_gives_the_same_engine() {
+    use facecheck::{decode_image, ModelBytes, Screening};
+    let manifest = Manifest::shipped();
+    let read = |file: &str| std::fs::read(root().join("../../models").join(file)).expect("model");
+    let files = [
+        read(&manifest.models.detector.model.file),
+        read(&manifest.models.embedder.model.file),
+        read(&manifest.models.liveness_v2.model.file),
+        read(&manifest.models.liveness_v1se.model.file),
+    ];
+    let bytes =
+        || ModelBytes { detector: &files[0], embedder: &files[1], liveness_v2: &files[2], liveness_v1se: &files[3] };
+    let engines =
+        [Engine::from_bytes(bytes()).expect("loads"), Engine::from_bytes_on_one_thread(bytes()).expect("loads")];
+    for name in ["obama.jpg", "image_T1.jpg", "image_F1.jpg"] {
+        let image =
+            decode_image(&std::fs::read(root().join("tests/fixtures").join(name)).expect("fixture")).expect("decodes");
+        let [a, b] = engines.each_ref().map(|e| e.screen_image(&image).expect("screens"));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name}: the same faces, gates and liveness scores");
+        if let Screening::Passed { face, .. } = a {
+            let [x, y] = engines.each_ref().map(|e| e.embed_face(&image, &face).expect("embeds"));
+            assert_eq!(x.distance(&y), 0.0, "{name}: the same embedding");
+        }
+    }
+}

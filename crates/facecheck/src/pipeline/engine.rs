@@ -81,18 +81,46 @@ pub struct Engine {
 
 impl Engine {
     /// Loads the engine from model bytes; each must match the digest pinned in the compiled-in manifest.
+    ///
+    /// The models are independent, so the detector, the embedder and the two liveness models are each checked,
+    /// parsed and optimised on a thread of their own: loading takes about as long as the slowest of the three where
+    /// there are the cores (phones have 4 to 8), not as long as all of them, for about the same peak memory.
     pub fn from_bytes(models: ModelBytes<'_>) -> Result<Engine> {
+        Engine::load(models, true)
+    }
+
+    /// [`Engine::from_bytes`] on the calling thread alone: the same work, for the instruction counter
+    /// (`scripts/armcount.sh`: `../shared/tools/armcount` counts exactly only one thread at a time).
+    pub fn from_bytes_on_one_thread(models: ModelBytes<'_>) -> Result<Engine> {
+        Engine::load(models, false)
+    }
+
+    fn load(models: ModelBytes<'_>, on_threads: bool) -> Result<Engine> {
         let manifest = Manifest::shipped();
-        Ok(Engine {
-            detector: Detector::from_bytes(&manifest.models.detector, models.detector)?,
-            embedder: Embedder::from_bytes(&manifest.models.embedder, models.embedder)?,
-            liveness: Liveness::from_bytes(
+        let detector = || Detector::from_bytes(&manifest.models.detector, models.detector);
+        let embedder = || Embedder::from_bytes(&manifest.models.embedder, models.embedder);
+        let liveness = || {
+            Liveness::from_bytes(
                 &manifest.models.liveness_v2,
                 models.liveness_v2,
                 &manifest.models.liveness_v1se,
                 models.liveness_v1se,
                 manifest.liveness.liveness_threshold.rule,
-            )?,
+            )
+        };
+        let (detector, embedder, liveness) = if on_threads {
+            std::thread::scope(|scope| {
+                let (detector, embedder) = (scope.spawn(detector), scope.spawn(embedder));
+                let liveness = liveness();
+                (joined(detector), joined(embedder), liveness)
+            })
+        } else {
+            (detector(), embedder(), liveness())
+        };
+        Ok(Engine {
+            detector: detector?,
+            embedder: embedder?,
+            liveness: liveness?,
             threshold: manifest.models.embedder.match_threshold.distance,
         })
     }
@@ -201,8 +229,12 @@ impl Engine {
         std::thread::scope(|scope| {
             let embedding = scope.spawn(|| self.embed_face(image, face));
             let liveness = self.liveness.check(image, face);
-            let embedding = embedding.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (liveness, embedding)
+            (liveness, joined(embedding))
         })
     }
+}
+
+/// What a scoped thread returned; its panic, if it panicked, continues on this thread.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
