@@ -222,14 +222,14 @@ fn rewrite_prelu(model: &mut ModelProto) -> std::result::Result<(), String> {
         };
         let scaled = format!("{out}.prelu_scaled");
         nodes.push(NodeProto {
-            name: format!("{}.prelu_mul", node.name),
+            name: format!("{out}.prelu_mul"),
             op_type: "Mul".into(),
             input: vec![x.clone(), slope_name.clone()],
             output: vec![scaled.clone()],
             ..Default::default()
         });
         nodes.push(NodeProto {
-            name: format!("{}.prelu_select", node.name),
+            name: format!("{out}.prelu_select"),
             op_type: select.into(),
             input: vec![x.clone(), scaled],
             output: vec![out.clone()],
@@ -243,8 +243,13 @@ fn rewrite_prelu(model: &mut ModelProto) -> std::result::Result<(), String> {
 /// Rewrites every 2x2, stride-2 `MaxPool` without padding as the element-wise maximum of the four strided slices
 /// it takes its values from (rows and columns starting at 0 and at 1, every second one, as many as the pooling
 /// gives): the same maximum of the same four values. tract runs such a `MaxPool` one output value at a time; strided
-/// slices and maxima run on its vectorised kernels.
+/// slices and maxima run on its vectorised kernels. Only from opset 10, where `Slice` takes steps.
 fn rewrite_max_pool_2x2(model: &mut ModelProto) -> std::result::Result<(), String> {
+    let opset =
+        model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map_or(0, |o| o.version);
+    if opset < 10 {
+        return Ok(());
+    }
     let Some(graph) = model.graph.as_mut() else { return Err("model has no graph".into()) };
     let ints = |node: &NodeProto, name: &str| node.attribute.iter().find(|a| a.name == name).map(|a| a.ints.clone());
     let int = |node: &NodeProto, name: &str| node.attribute.iter().find(|a| a.name == name).map(|a| a.i);
@@ -275,7 +280,8 @@ fn rewrite_max_pool_2x2(model: &mut ModelProto) -> std::result::Result<(), Strin
         }
         let mut slices = Vec::with_capacity(4);
         for (row, column) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-            let prefix = format!("{}.pool_{row}{column}", node.name);
+            // Named after the pooling's output, which is unique in the graph (node names need not be).
+            let prefix = format!("{}.pool_{row}{column}", node.output[0]);
             // A slice from 0 ends before the last row (column), so that an odd size gives as many values as from 1.
             let end = |start: i64| if start == 0 { -1 } else { i64::MAX };
             graph.initializer.push(i64s(format!("{prefix}.starts"), &[row, column]));
@@ -295,7 +301,7 @@ fn rewrite_max_pool_2x2(model: &mut ModelProto) -> std::result::Result<(), Strin
             slices.push(prefix);
         }
         nodes.push(NodeProto {
-            name: format!("{}.pool_max", node.name),
+            name: format!("{}.pool_max", node.output[0]),
             op_type: "Max".into(),
             input: slices,
             output: node.output.clone(),
