@@ -1,23 +1,30 @@
-//! Challenges: the nonce a device must sign into a check-in, bound to its key, driver, fleet and block, with an expiry
-//! and the liveness check the fleet asks for.
+//! Challenges: the nonce a device must sign into a check-in, bound to its key, driver, fleet and block, with an expiry,
+//! the liveness check the fleet asks for, and the key's state when it was issued.
 //!
-//! A challenge is not stored. Its nonce carries the expiry and the liveness method in clear, 16 random bytes, and an
-//! HMAC-SHA256 tag, under the service's challenge key, over those and the key id, fleet, driver and block it was issued
-//! for: only this service (or a replica sharing its database) can make one, and a nonce answered by another key or for
-//! another block does not open. Single use is not decided here: a check-in row keeps its nonce under a UNIQUE
-//! constraint, so a nonce is recorded once whatever the interleaving of requests and replicas.
+//! A challenge is not stored. Its nonce carries in clear the expiry, the liveness method and a [`SealedKeyState`]
+//! (the key's public key and last counter, the driver's failed attempts and the fleet's attempt limit, as read to
+//! issue it), 16 random bytes, and an HMAC-SHA256 tag, under the service's challenge key, over those and the key id,
+//! fleet, driver and block it was issued for: only this service (or a replica sharing its database) can make one,
+//! and a nonce answered by another key or for another block does not open. The sealed state lets a check-in be
+//! decided without reading the key again, but it is only a claim about the past: the check-in is stored only if the
+//! key's counter, status and fleet's limit are still those sealed (`Service::record_checkin`). Single use is not
+//! decided here: a check-in row keeps its nonce under a UNIQUE constraint, so a nonce is recorded once whatever the
+//! interleaving of requests and replicas.
 //!
-//! Nonce layout (base64url, 78 characters): version (1 byte) ‖ liveness (1: 0 passive, 1 active) ‖ expires_at (8,
-//! big-endian unix seconds) ‖ random (16) ‖ tag (32).
+//! Nonce layout (base64url, 142 characters): version (1 byte, 2) ‖ liveness (1: 0 passive, 1 active) ‖ expires_at
+//! (8, big-endian unix seconds) ‖ last counter (8, big-endian) ‖ failed attempts (4) ‖ attempt limit (4) ‖ public key
+//! (32) ‖ random (16) ‖ tag (32). Version 1 nonces (no sealed state) are no longer issued or opened: a device holding
+//! one at the upgrade is refused with `challenge_unknown` and asks for another.
 
 use facecheck_attest::{KeyId, LivenessMethod};
 use ring::hmac;
 
 use crate::util;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const RANDOM_LEN: usize = 16;
-const CLEAR_LEN: usize = 1 + 1 + 8 + RANDOM_LEN;
+const STATE_LEN: usize = 8 + 4 + 4 + 32;
+const CLEAR_LEN: usize = 1 + 1 + 8 + STATE_LEN + RANDOM_LEN;
 const TAG_LEN: usize = 32;
 const NONCE_LEN: usize = CLEAR_LEN + TAG_LEN;
 const DOMAIN: &[u8] = b"facecheck-fleet challenge v1\0";
@@ -35,6 +42,21 @@ pub struct Binding<'a> {
     pub block: &'a str,
 }
 
+/// What the service knew of the key when it issued a challenge. Authentic (the tag covers it) but possibly out of
+/// date by the time the check-in arrives: a decision made on it stands only if the write finds the same counter,
+/// status and limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedKeyState {
+    /// The key's raw Ed25519 public key (its id is a digest of it, so the two never disagree).
+    pub public_key: [u8; 32],
+    /// The highest counter the fleet had accepted from the key.
+    pub last_counter: i64,
+    /// The driver's failed attempts counted against the attempt limit.
+    pub failures: u32,
+    /// The fleet's attempt limit.
+    pub attempt_limit: u32,
+}
+
 /// A challenge this service issued for the binding, not yet expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenChallenge {
@@ -42,6 +64,8 @@ pub struct OpenChallenge {
     pub expires_at: i64,
     /// The liveness check the fleet asked for when it issued the challenge.
     pub liveness: LivenessMethod,
+    /// The key's state when the challenge was issued.
+    pub sealed: SealedKeyState,
 }
 
 /// Why a nonce does not answer a challenge.
@@ -68,12 +92,22 @@ impl ChallengeKey {
         ChallengeKey(hmac::Key::new(hmac::HMAC_SHA256, secret))
     }
 
-    /// A new challenge for `binding`, valid until `expires_at`, asking for `liveness`.
-    pub fn issue(&self, binding: &Binding, liveness: LivenessMethod, expires_at: i64) -> String {
+    /// A new challenge for `binding`, valid until `expires_at`, asking for `liveness`, sealing the key's `state`.
+    pub fn issue(
+        &self,
+        binding: &Binding,
+        liveness: LivenessMethod,
+        expires_at: i64,
+        state: &SealedKeyState,
+    ) -> String {
         let mut nonce = Vec::with_capacity(NONCE_LEN);
         nonce.push(VERSION);
         nonce.push(liveness_byte(liveness));
         nonce.extend_from_slice(&expires_at.to_be_bytes());
+        nonce.extend_from_slice(&state.last_counter.to_be_bytes());
+        nonce.extend_from_slice(&state.failures.to_be_bytes());
+        nonce.extend_from_slice(&state.attempt_limit.to_be_bytes());
+        nonce.extend_from_slice(&state.public_key);
         nonce.extend_from_slice(&util::random_bytes(RANDOM_LEN));
         let tag = hmac::sign(&self.0, &message(binding, &nonce));
         nonce.extend_from_slice(tag.as_ref());
@@ -95,7 +129,13 @@ impl ChallengeKey {
         if expires_at <= now {
             return Err(ChallengeRefusal::Expired);
         }
-        Ok(OpenChallenge { expires_at, liveness })
+        let sealed = SealedKeyState {
+            last_counter: i64::from_be_bytes(clear[10..18].try_into().expect("8 bytes")),
+            failures: u32::from_be_bytes(clear[18..22].try_into().expect("4 bytes")),
+            attempt_limit: u32::from_be_bytes(clear[22..26].try_into().expect("4 bytes")),
+            public_key: clear[26..58].try_into().expect("32 bytes"),
+        };
+        Ok(OpenChallenge { expires_at, liveness, sealed })
     }
 }
 
@@ -130,15 +170,19 @@ mod tests {
         key.key_id().clone()
     }
 
+    const STATE: SealedKeyState =
+        SealedKeyState { public_key: [5; 32], last_counter: 1 << 40, failures: 3, attempt_limit: 10_000 };
+
     #[test]
     fn a_challenge_opens_only_for_its_binding_and_before_its_expiry() {
         let key = ChallengeKey::from_secret(&[7; 32]);
         let (a, b) = (kid(), kid());
         let bound = Binding { kid: &a, fleet: "F", driver: "D", block: "B" };
         for liveness in [LivenessMethod::Passive, LivenessMethod::Active] {
-            let nonce = key.issue(&bound, liveness, 1_000);
+            let nonce = key.issue(&bound, liveness, 1_000, &STATE);
+            assert_eq!(nonce.len(), 142);
             assert!(nonce.len() <= 256, "fits the device's challenge limit");
-            assert_eq!(key.open(&nonce, &bound, 999), Ok(OpenChallenge { expires_at: 1_000, liveness }));
+            assert_eq!(key.open(&nonce, &bound, 999), Ok(OpenChallenge { expires_at: 1_000, liveness, sealed: STATE }));
             assert_eq!(key.open(&nonce, &bound, 1_000), Err(ChallengeRefusal::Expired));
             for other in [
                 Binding { kid: &b, ..bound },
@@ -153,7 +197,7 @@ mod tests {
             assert_eq!(ChallengeKey::from_secret(&[8; 32]).open(&nonce, &bound, 999), Err(ChallengeRefusal::Mismatch));
         }
         // Two challenges for the same binding differ (random part).
-        let bound_nonce = || key.issue(&bound, LivenessMethod::Passive, 1_000);
+        let bound_nonce = || key.issue(&bound, LivenessMethod::Passive, 1_000, &STATE);
         assert_ne!(bound_nonce(), bound_nonce());
     }
 
@@ -162,9 +206,10 @@ mod tests {
         let key = ChallengeKey::from_secret(&[7; 32]);
         let a = kid();
         let bound = Binding { kid: &a, fleet: "F", driver: "D", block: "B" };
-        let bytes = util::unb64(&key.issue(&bound, LivenessMethod::Active, 1_000)).unwrap();
+        let bytes = util::unb64(&key.issue(&bound, LivenessMethod::Active, 1_000, &STATE)).unwrap();
         // Every byte flipped in turn: the version makes it unknown, anything else a mismatch (a later expiry, the
-        // weaker liveness method, another random part, a bad tag).
+        // weaker liveness method, another sealed counter, failure count, limit or public key, another random part, a
+        // bad tag).
         for i in 0..bytes.len() {
             let mut altered = bytes.clone();
             altered[i] ^= 1;

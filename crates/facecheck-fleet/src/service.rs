@@ -5,9 +5,11 @@
 //! key row it names; (3) in ONE transaction the single-use and monotonic facts are made to hold (the code, the
 //! nonce, the counter, the key's status), the answer is stored and the facts are consumed. Registrations, erasures
 //! and review requests re-check them under lock; a check-in, the one ingest that has to be fast, writes only if the
-//! key's counter and status are still those it was decided on, with the nonce and the token each recorded once by a
-//! unique column. A constraint violation or a changed key from a concurrent writer rolls the transaction back and
-//! the request is decided again from (1).
+//! key's counter, its status and the fleet's attempt limit are still those it was decided on, with the nonce and the
+//! token each recorded once by a unique column. A constraint violation or a changed key from a concurrent writer
+//! rolls the transaction back and the request is decided again from (1). A check-in is first decided without a read,
+//! on the key's state sealed in its challenge (`Service::checkin_on_sealed_state`): the same write conditions make
+//! that decision stand only if it is the one the current state gives.
 
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ use facecheck_attest::{
 use serde_json::{json, Value};
 
 use crate::args;
-use crate::challenge::{Binding, ChallengeKey, ChallengeRefusal};
+use crate::challenge::{Binding, ChallengeKey, ChallengeRefusal, SealedKeyState};
 use crate::codes;
 use crate::db::{Backend, Db, DbError, Row, Tx};
 use crate::error::ApiError;
@@ -166,10 +168,6 @@ fn peek_claims(token: &str) -> Option<serde_json::Map<String, Value>> {
     }
 }
 
-fn peek_claim(token: &str, name: &str) -> Option<Value> {
-    peek_claims(token)?.remove(name)
-}
-
 fn token_invalid() -> ApiError {
     ApiError::bad_request("token_invalid", "the token is malformed or its signature does not verify")
 }
@@ -247,6 +245,35 @@ impl KeyRow {
 /// Failed attempts per driver per rolling day before a match needs a person, for a fleet that set none (the
 /// schema's default too).
 const DEFAULT_FAILED_ATTEMPT_LIMIT: i64 = 10;
+
+/// The rolling window of the attempt limit: a day.
+const ATTEMPT_WINDOW_SECS: i64 = 86_400;
+
+/// SQL: the failed attempts (no_match, spoof_suspected) of the driver of the `device_keys` row `k` received after
+/// the placeholder `$since` and since an admin last cleared them. Counted on the partial index of failures.
+macro_rules! failures_since {
+    ($since:literal) => {
+        concat!(
+            "(SELECT COUNT(*) FROM checkins c WHERE c.fleet = k.fleet AND c.driver = k.driver \
+             AND c.outcome IN ('no_match', 'spoof_suspected') AND c.received_at > ",
+            $since,
+            " AND c.received_at > COALESCE((SELECT d.attempts_cleared_at FROM drivers d \
+             WHERE d.fleet = k.fleet AND d.id = k.driver), 0))"
+        )
+    };
+}
+
+/// SQL: the attempt limit of the fleet of the `device_keys` row being updated, the placeholder `$default` without a
+/// `fleets` row.
+macro_rules! limit_of_keys_fleet {
+    ($default:literal) => {
+        concat!(
+            "COALESCE((SELECT f.failed_attempt_limit FROM fleets f WHERE f.id = device_keys.fleet), ",
+            $default,
+            ")"
+        )
+    };
+}
 
 const KEY_COLUMNS: &str = "kid, fleet, driver, algorithm, public_key, status, last_counter";
 
@@ -696,12 +723,14 @@ impl Service {
         if !is_valid_block(block) {
             return Err(ApiError::bad_request("invalid_block", "a block id is 1-128 printable ASCII characters"));
         }
-        // The key and its fleet's policy, in one statement.
+        // The key, its fleet's policy and the driver's failed attempts, in one statement.
         let sql = format!(
-            "SELECT {}, f.* FROM device_keys k LEFT JOIN fleets f ON f.id = k.fleet WHERE k.kid = $1",
-            key_columns("k")
+            "SELECT {}, f.*, {} AS failures FROM device_keys k LEFT JOIN fleets f ON f.id = k.fleet WHERE k.kid = $1",
+            key_columns("k"),
+            failures_since!("$2"),
         );
-        let row = self.db.row(&sql, args![kid.as_str()]).await?;
+        let now = now();
+        let row = self.db.row(&sql, args![kid.as_str(), now - ATTEMPT_WINDOW_SECS]).await?;
         let key = row.as_ref().and_then(KeyRow::from_row).ok_or_else(unknown)?;
         if key.status != "active" {
             return Err(ApiError::forbidden("key_not_active", "the device key is revoked or erased"));
@@ -710,10 +739,15 @@ impl Service {
         if !policy.accepted_key_kinds.contains(&key.algorithm) {
             return Err(ApiError::forbidden("key_not_accepted", "the fleet no longer accepts this kind of key"));
         }
-        let now = now();
         let expires_at = now + policy.challenge_ttl_secs;
         let binding = Binding { kid: &kid, fleet: &key.fleet, driver: &key.driver, block };
-        let nonce = self.challenge_key.issue(&binding, policy.liveness, expires_at);
+        let sealed = SealedKeyState {
+            public_key: key.public_key,
+            last_counter: key.last_counter,
+            failures: row.as_ref().map_or(0, |r| r.i64("failures")).try_into().unwrap_or(u32::MAX),
+            attempt_limit: policy.failed_attempt_limit.try_into().unwrap_or(u32::MAX),
+        };
+        let nonce = self.challenge_key.issue(&binding, policy.liveness, expires_at, &sealed);
         tracing::info!(%kid, driver = key.driver, "challenge issued");
         Ok((
             StatusCode::CREATED,
@@ -732,48 +766,55 @@ impl Service {
     // ----------------------------------------------------------------------------------------------------------
     // Check-ins
 
-    /// `POST /v1/checkins`.
+    /// `POST /v1/checkins`. Decided first on the state sealed in its challenge ([`Service::checkin_on_sealed_state`]);
+    /// when that does not record it, on the key's state read now.
     pub async fn checkin(&self, token: &str) -> Result<Answer, ApiError> {
         check_len(token)?;
         let st = statement_hash(token);
         let kid = peek_key_id(token).map_err(|_| token_invalid())?;
-        let nonce = match peek_claim(token, "nonce") {
-            Some(Value::String(n)) => n,
-            _ => return Err(token_invalid()),
-        };
+        let claims = peek_claims(token).unwrap_or_default();
+        let claim = |name: &str| claims.get(name).and_then(Value::as_str);
+        let Some(nonce) = claim("nonce") else { return Err(token_invalid()) };
+        if let (Some(fleet), Some(driver), Some(block)) = (claim("aud"), claim("sub"), claim("blk")) {
+            let binding = Binding { kid: &kid, fleet, driver, block };
+            if let Some(answer) = self.checkin_on_sealed_state(token, &st, &binding, nonce).await? {
+                return Ok(answer);
+            }
+        }
         let mut verified = None;
         for _ in 0..CHECKIN_RETRIES {
             let now = now();
-            let state = self
+            let row = self
                 .db
-                .row(CHECKIN_STATE, args![kid.as_str(), &nonce, now - 86_400, DEFAULT_FAILED_ATTEMPT_LIMIT])
+                .row(CHECKIN_STATE, args![kid.as_str(), nonce, now - ATTEMPT_WINDOW_SECS, DEFAULT_FAILED_ATTEMPT_LIMIT])
                 .await?
                 .ok_or_else(|| refusal(&VerifyError::UnknownKey { kid: kid.clone() }))?;
-            if state.opt_str("used_statement").as_deref() == Some(st.as_str()) {
-                return Ok(checkin_answer(&state, "used_"));
+            if row.opt_str("used_statement").as_deref() == Some(st.as_str()) {
+                return Ok(checkin_answer(&row, "used_"));
             }
-            let key = KeyRow::from_row(&state).ok_or_else(|| refusal(&VerifyError::UnknownKey { kid: kid.clone() }))?;
+            let state =
+                CheckinState::from_row(&row).ok_or_else(|| refusal(&VerifyError::UnknownKey { kid: kid.clone() }))?;
             if verified.is_none() {
                 let expected = Expectations {
-                    fleet: &key.fleet,
-                    nonce: &nonce,
-                    driver: Some(&key.driver),
+                    fleet: &state.key.fleet,
+                    nonce,
+                    driver: Some(&state.key.driver),
                     block: None, // bound by the challenge's seal below
                     now_unix: u(now),
                     skew_secs: self.config.skew_secs,
                 };
                 // The counter is decided below, from the same read as the stored answer and the key's status.
-                let checked = verify_attestation(token, &key.known(), &expected, None).map_err(|e| {
+                let checked = verify_attestation(token, &state.key.known(), &expected, None).map_err(|e| {
                     tracing::info!(%kid, refusal = refusal(&e).code, "check-in refused");
                     refusal(&e)
                 })?;
                 verified = Some(checked);
             }
             let claims = verified.as_ref().expect("verified above").claims();
-            let decided = self.decide_checkin(&state, &key, claims, &st, now).inspect_err(|e| {
+            let decided = self.decide_checkin(&state, claims, &st, now).inspect_err(|e| {
                 tracing::info!(%kid, refusal = e.code, "check-in refused");
             })?;
-            match self.record_checkin(&st, &key, claims, &decided, now).await {
+            match self.record_checkin(&st, &state, claims, &decided, now).await {
                 Ok(answer) => return Ok(answer),
                 // Another request recorded something for this key (or this nonce, or this token) since the read:
                 // decide again from a fresh one.
@@ -784,16 +825,58 @@ impl Service {
         Err(ApiError::unavailable())
     }
 
-    /// The fleet's verdict on a verified check-in, from the state read with it ([`CHECKIN_STATE`]): the challenge it
-    /// answers, the nonce's single use, the key's status and counter, the liveness method and the attempt limit.
+    /// A check-in decided without reading the database: on the key's state sealed in the challenge it answers
+    /// (its public key, counter, the driver's failed attempts, the fleet's limit), the token verified against that
+    /// public key, and stored only if the key's counter, status and the fleet's limit are still those sealed
+    /// ([`Service::record_checkin`]). While they are, no check-in of the driver was recorded since the challenge (the
+    /// driver has one active key, and every recorded check-in moves its counter), so the failed attempts can only have
+    /// gone down (cleared by an admin, or older than a day): every verdict is the one the key's current state gives,
+    /// except an attempt-limit review, which is therefore not kept here. `None` whenever this path does not record the
+    /// check-in (a nonce that does not open for the token's key, fleet, driver and block, a token that does not verify,
+    /// a refusal, an attempt-limit review, a changed key, a used nonce or token): the caller then decides on a fresh
+    /// read, which gives refusals and stored answers with their reasons.
+    async fn checkin_on_sealed_state(
+        &self,
+        token: &str,
+        st: &str,
+        binding: &Binding<'_>,
+        nonce: &str,
+    ) -> Result<Option<Answer>, ApiError> {
+        let now = now();
+        let Ok(challenge) = self.challenge_key.open(nonce, binding, now) else { return Ok(None) };
+        let state = CheckinState::sealed(binding, &challenge.sealed);
+        let expected = Expectations {
+            fleet: binding.fleet,
+            nonce,
+            driver: Some(binding.driver),
+            block: Some(binding.block),
+            now_unix: u(now),
+            skew_secs: self.config.skew_secs,
+        };
+        let Ok(checked) = verify_attestation(token, &state.key.known(), &expected, None) else { return Ok(None) };
+        let claims = checked.claims();
+        let Ok(decided) = self.decide_checkin(&state, claims, st, now) else { return Ok(None) };
+        if decided.reason == "attempt_limit" {
+            return Ok(None);
+        }
+        match self.record_checkin(st, &state, claims, &decided, now).await {
+            Ok(answer) => Ok(Some(answer)),
+            Err(DbError::Conflict) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The fleet's verdict on a verified check-in, from the state it is decided on (read with [`CHECKIN_STATE`] or
+    /// sealed in the challenge): the challenge it answers, the nonce's single use, the key's status and counter, the
+    /// liveness method and the attempt limit.
     fn decide_checkin(
         &self,
-        state: &Row,
-        key: &KeyRow,
+        state: &CheckinState,
         claims: &facecheck_attest::Claims,
         st: &str,
         now: i64,
     ) -> Result<CheckinDecision, ApiError> {
+        let key = &state.key;
         let binding = Binding { kid: &key.kid, fleet: &key.fleet, driver: &key.driver, block: &claims.block };
         let challenge = self.challenge_key.open(&claims.nonce, &binding, now).map_err(|e| match e {
             ChallengeRefusal::Unknown => ApiError::not_found("challenge_unknown", "no such challenge"),
@@ -804,7 +887,7 @@ impl Service {
                 ApiError::new(StatusCode::GONE, "challenge_expired", "the challenge has expired; ask for a new one")
             }
         })?;
-        if state.opt_str("used_statement").is_some() {
+        if state.used_statement.is_some() {
             return Err(ApiError::conflict("challenge_used", "the challenge was already answered"));
         }
         if key.status != "active" {
@@ -815,7 +898,7 @@ impl Service {
             return Err(refusal(&VerifyError::CounterNotIncreasing { kid: key.kid.clone() }));
         }
         let gap = counter - key.last_counter - 1;
-        let (limit, failures) = (state.i64("attempt_limit"), state.i64("failures"));
+        let (limit, failures) = (state.attempt_limit, state.failures);
         let outcome = claims.outcome;
         let asked = challenge.liveness;
         let method_too_weak = !liveness_method_is_enough(asked, claims.liveness_method);
@@ -847,19 +930,20 @@ impl Service {
     }
 
     /// Stores a decided check-in, atomically: the key's counter advances only from the value the decision was made
-    /// on (and only while the key is active), and the nonce, the token and the (key, counter) pair are each recorded
-    /// once by the table's UNIQUE constraints. Anything that changed since the read is a [`DbError::Conflict`] and
+    /// on (and only while the key is active and its fleet's attempt limit is the one decided on), and the nonce, the
+    /// token and the (key, counter) pair are each recorded once by the table's UNIQUE constraints. Anything that changed since the read is a [`DbError::Conflict`] and
     /// nothing is written. On PostgreSQL a check-in that opens no review is one statement (the counter's `UPDATE` and
     /// the `INSERT` of the row it returns); otherwise one transaction.
     async fn record_checkin(
         &self,
         st: &str,
-        key: &KeyRow,
+        state: &CheckinState,
         claims: &facecheck_attest::Claims,
         decided: &CheckinDecision,
         now: i64,
     ) -> Result<Answer, DbError> {
         let CheckinDecision { counter, gap, verdict, reason, ref evidence, .. } = *decided;
+        let key = &state.key;
         let (fleet, driver) = (&key.fleet, &key.driver);
         let id = util::random_id();
         let row = args![
@@ -886,14 +970,15 @@ impl Service {
                                attempts, liveness, liveness_method, verdict, reason, issued_at, received_at, evidence";
         const VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18";
         if self.db.backend() == Backend::Postgres && decided.reviews.is_empty() {
-            // $8 is the new counter, $4 the key, $19 the counter the decision was made on.
+            // $8 is the new counter, $4 the key, $19 the counter and $20 the limit the decision was made on.
             let sql = format!(
                 "WITH advanced AS (UPDATE device_keys SET last_counter = $8 \
-                 WHERE kid = $4 AND status = 'active' AND last_counter = $19 RETURNING kid) \
-                 INSERT INTO checkins ({COLUMNS}) SELECT {VALUES} FROM advanced"
+                 WHERE kid = $4 AND status = 'active' AND last_counter = $19 AND {} = $20 RETURNING kid) \
+                 INSERT INTO checkins ({COLUMNS}) SELECT {VALUES} FROM advanced",
+                limit_of_keys_fleet!("$21"),
             );
             let mut params = row;
-            params.push(key.last_counter.into());
+            params.extend(args![key.last_counter, state.attempt_limit, DEFAULT_FAILED_ATTEMPT_LIMIT]);
             if self.db.exec(&sql, params).await? != 1 {
                 return Err(DbError::Conflict);
             }
@@ -901,8 +986,19 @@ impl Service {
             let mut tx = self.db.begin().await?;
             let advanced = tx
                 .exec(
-                    "UPDATE device_keys SET last_counter = $1 WHERE kid = $2 AND status = 'active' AND last_counter = $3",
-                    args![counter, key.kid.as_str(), key.last_counter],
+                    concat!(
+                        "UPDATE device_keys SET last_counter = $1 \
+                         WHERE kid = $2 AND status = 'active' AND last_counter = $3 AND ",
+                        limit_of_keys_fleet!("$5"),
+                        " = $4"
+                    ),
+                    args![
+                        counter,
+                        key.kid.as_str(),
+                        key.last_counter,
+                        state.attempt_limit,
+                        DEFAULT_FAILED_ATTEMPT_LIMIT
+                    ],
                 )
                 .await?;
             if advanced != 1 {
@@ -1276,16 +1372,56 @@ fn policy_of(fleet: &str, row: Option<&Row>) -> Policy {
 /// admin last cleared them. No row: the key is unknown. The decision is stored only if the key's counter
 /// is still the one read here ([`Service::record_checkin`]), so no other check-in of the key (hence of the driver,
 /// who has one active key) can slip between this read and the write.
-const CHECKIN_STATE: &str = "SELECT k.kid, k.fleet, k.driver, k.algorithm, k.public_key, k.status, k.last_counter, \
+const CHECKIN_STATE: &str = concat!(
+    "SELECT k.kid, k.fleet, k.driver, k.algorithm, k.public_key, k.status, k.last_counter, \
      n.statement_hash AS used_statement, n.id AS used_id, n.verdict AS used_verdict, n.reason AS used_reason, \
      n.counter_gap AS used_counter_gap, n.evidence AS used_evidence, \
-     COALESCE(f.failed_attempt_limit, $4) AS attempt_limit, \
-     (SELECT COUNT(*) FROM checkins c WHERE c.fleet = k.fleet AND c.driver = k.driver \
-      AND c.outcome IN ('no_match', 'spoof_suspected') AND c.received_at > $3 \
-      AND c.received_at > COALESCE((SELECT d.attempts_cleared_at FROM drivers d \
-                                    WHERE d.fleet = k.fleet AND d.id = k.driver), 0)) AS failures \
-     FROM device_keys k LEFT JOIN fleets f ON f.id = k.fleet \
-     LEFT JOIN checkins n ON n.nonce = $2 WHERE k.kid = $1";
+     COALESCE(f.failed_attempt_limit, $4) AS attempt_limit, ",
+    failures_since!("$3"),
+    " AS failures FROM device_keys k LEFT JOIN fleets f ON f.id = k.fleet \
+     LEFT JOIN checkins n ON n.nonce = $2 WHERE k.kid = $1"
+);
+
+/// What a check-in is decided on: the key, the check-in that already used the nonce (if any), and the driver's
+/// failed attempts against the fleet's limit.
+struct CheckinState {
+    key: KeyRow,
+    /// The statement hash of the check-in that used the nonce.
+    used_statement: Option<String>,
+    attempt_limit: i64,
+    failures: i64,
+}
+
+impl CheckinState {
+    /// From a row of [`CHECKIN_STATE`]; `None` if the key is unknown.
+    fn from_row(row: &Row) -> Option<CheckinState> {
+        Some(CheckinState {
+            key: KeyRow::from_row(row)?,
+            used_statement: row.opt_str("used_statement"),
+            attempt_limit: row.i64("attempt_limit"),
+            failures: row.i64("failures"),
+        })
+    }
+
+    /// From the state sealed in the challenge issued for `binding`: the key was active then (challenges go to
+    /// active keys only), and an Ed25519 key (the only kind a version-2 nonce seals); no check-in had used the nonce.
+    fn sealed(binding: &Binding, sealed: &SealedKeyState) -> CheckinState {
+        CheckinState {
+            key: KeyRow {
+                kid: binding.kid.clone(),
+                fleet: binding.fleet.to_owned(),
+                driver: binding.driver.to_owned(),
+                algorithm: "ed25519".to_owned(),
+                public_key: sealed.public_key,
+                status: "active".to_owned(),
+                last_counter: sealed.last_counter,
+            },
+            used_statement: None,
+            attempt_limit: sealed.attempt_limit.into(),
+            failures: sealed.failures.into(),
+        }
+    }
+}
 
 /// A check-in's verdict, before it is stored.
 struct CheckinDecision {

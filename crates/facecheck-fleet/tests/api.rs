@@ -4,7 +4,7 @@
 mod support;
 
 use facecheck_attest::{statement_hash, Consent, EvidenceKind, LivenessMethod, Outcome, ReviewReason};
-use facecheck_fleet::challenge::Binding;
+use facecheck_fleet::challenge::{Binding, SealedKeyState};
 use facecheck_fleet::testing::TestServer;
 use reqwest::Method;
 use serde_json::json;
@@ -318,6 +318,63 @@ async fn a_fleet_that_requires_the_active_challenge_refuses_a_passive_match() {
     each_backend!(liveness_policy);
 }
 
+/// A challenge seals the key's state when it is issued (counter, failed attempts, the fleet's limit); a check-in
+/// answering it is still decided on the key as it is when the check-in arrives.
+async fn sealed_state(api: Api, server: &TestServer) {
+    let admin = server.admin_token().await.unwrap();
+    let mut d = enrolled(&api, server, "fleet-seal", "driver-8").await;
+    let post = |token: String| api.post("/v1/checkins", json!({"token": token}));
+    let verdict = |body: &serde_json::Value| (body["verdict"].as_str().map(str::to_owned), body["reason"].clone());
+
+    // Two challenges sealed with the same counter: the second check-in is decided after the first moved it.
+    let (n1, n2) = (challenge(&api, &d, "b").await, challenge(&api, &d, "b").await);
+    let (_, body) = post(d.checkin(&n1, "b", Outcome::Match)).await;
+    assert_eq!(body["verdict"], "accepted", "{body}");
+    let (_, body) = post(d.checkin(&n2, "b", Outcome::Match)).await;
+    assert_eq!((body["verdict"].as_str(), body["counter_gap"].as_i64()), (Some("accepted"), Some(0)), "{body}");
+
+    // One failure on record, then the fleet lowers its limit to 1 after the challenge was issued: the match goes to
+    // a person, as under the new limit.
+    check_in(&api, &mut d, "b", Outcome::NoMatch).await;
+    let n3 = challenge(&api, &d, "b").await;
+    let (status, policy) = api
+        .admin(Method::PUT, "/v1/admin/fleets/fleet-seal/policy", &admin, Some(json!({"failed_attempt_limit": 1})))
+        .await;
+    assert_eq!(status, 200, "{policy}");
+    let (_, body) = post(d.checkin(&n3, "b", Outcome::Match)).await;
+    assert_eq!(verdict(&body), (Some("review".into()), json!("attempt_limit")), "{body}");
+
+    // Sealed over the limit, cleared by a person before the check-in arrives: accepted, as after the clearance.
+    let n4 = challenge(&api, &d, "b").await;
+    let (_, reviews) = api.admin(Method::GET, "/v1/admin/reviews", &admin, None).await;
+    let review = reviews.as_array().unwrap().iter().find(|r| r["kind"] == "attempt_limit").unwrap().clone();
+    let (status, body) = api
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/reviews/{}/resolve", review["id"].as_str().unwrap()),
+            &admin,
+            Some(json!({"resolution": "cleared", "note": "checked in person"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = post(d.checkin(&n4, "b", Outcome::Match)).await;
+    assert_eq!(body["verdict"], "accepted", "{body}");
+
+    // Sealed while active, revoked before the check-in arrives: refused, nothing recorded.
+    let n5 = challenge(&api, &d, "b").await;
+    let (status, _) = api.admin(Method::POST, &format!("/v1/admin/keys/{}/revoke", d.kid()), &admin, None).await;
+    assert_eq!(status, 200);
+    let (status, body) = post(d.checkin(&n5, "b", Outcome::Match)).await;
+    assert_eq!((status, code_of(&body)), (403, "key_not_active"), "{body}");
+    let (_, rows) = api.admin(Method::GET, "/v1/admin/checkins?driver=driver-8", &admin, None).await;
+    assert_eq!(rows.as_array().unwrap().len(), 5, "{rows}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_in_is_decided_on_the_key_as_it_is_when_it_arrives() {
+    each_backend!(sealed_state);
+}
+
 async fn challenge_binding(api: Api, server: &TestServer) {
     let mut a = enrolled(&api, server, FLEET, "driver-a").await;
     let mut b = enrolled(&api, server, FLEET, "driver-b").await;
@@ -334,7 +391,8 @@ async fn challenge_binding(api: Api, server: &TestServer) {
     assert_eq!((status, code_of(&body)), (404, "challenge_unknown"), "{body}");
     // Expired: sealed by the service for this key and block, but with an expiry that has passed.
     let binding = Binding { kid: a.key.key_id(), fleet: FLEET, driver: "driver-a", block: "block-3" };
-    let nonce = server.service().challenge_key.issue(&binding, LivenessMethod::Passive, now() as i64 - 1);
+    let sealed = SealedKeyState { public_key: [0; 32], last_counter: 0, failures: 0, attempt_limit: 10 };
+    let nonce = server.service().challenge_key.issue(&binding, LivenessMethod::Passive, now() as i64 - 1, &sealed);
     let (status, body) = api.post("/v1/checkins", json!({"token": a.checkin(&nonce, "block-3", Outcome::Match)})).await;
     assert_eq!((status, code_of(&body)), (410, "challenge_expired"), "{body}");
     // Stale token on a live challenge.
