@@ -2,19 +2,19 @@
 //! the liveness check the fleet asks for, and the key's state when it was issued.
 //!
 //! A challenge is not stored. Its nonce carries in clear the expiry, the liveness method and a [`SealedKeyState`]
-//! (the key's public key and last counter, the driver's failed attempts and the fleet's attempt limit, as read to
-//! issue it), 16 random bytes, and an HMAC-SHA256 tag, under the service's challenge key, over those and the key id,
-//! fleet, driver and block it was issued for: only this service (or a replica sharing its database) can make one,
-//! and a nonce answered by another key or for another block does not open. The sealed state lets a check-in be
-//! decided without reading the key again, but it is only a claim about the past: the check-in is stored only if the
-//! key's counter, status and fleet's limit are still those sealed (`Service::record_checkin`). Single use is not
-//! decided here: a check-in row keeps its nonce under a UNIQUE constraint, so a nonce is recorded once whatever the
-//! interleaving of requests and replicas.
+//! (the key's public key and last counter as read to issue it: nothing the device does not already know), 16 random
+//! bytes, and an HMAC-SHA256 tag, under the service's challenge key, over those and the key id, fleet, driver and
+//! block it was issued for: only this service (or a replica sharing its database) can make one, and a nonce answered
+//! by another key or for another block does not open. The sealed state lets a check-in be decided without reading
+//! the key again, but it is only a claim about the past: the check-in is stored only if the key's counter and status
+//! are still those sealed (`Service::record_checkin`). Single use is not decided here: a check-in row keeps its nonce
+//! under a UNIQUE constraint, so a nonce is recorded once whatever the interleaving of requests and replicas.
 //!
-//! Nonce layout (base64url, 142 characters): version (1 byte, 2) ‖ liveness (1: 0 passive, 1 active) ‖ expires_at
-//! (8, big-endian unix seconds) ‖ last counter (8, big-endian) ‖ failed attempts (4) ‖ attempt limit (4) ‖ public key
-//! (32) ‖ random (16) ‖ tag (32). Version 1 nonces (no sealed state) are no longer issued or opened: a device holding
-//! one at the upgrade is refused with `challenge_unknown` and asks for another.
+//! Nonce layout (base64url, 131 characters): version (1 byte, 2) ‖ liveness (1: 0 passive, 1 active) ‖ expires_at
+//! (8, big-endian unix seconds) ‖ last counter (8, big-endian) ‖ Ed25519 public key (32) ‖ random (16) ‖ tag (32).
+//! Version 1 nonces (no sealed state) are no longer issued or opened: a device holding one when its fleet upgrades
+//! is refused with `challenge_unknown` and asks for another (replicas of both versions on one database refuse each
+//! other's nonces the same way: upgrade them together).
 
 use facecheck_attest::{KeyId, LivenessMethod};
 use ring::hmac;
@@ -23,11 +23,11 @@ use crate::util;
 
 const VERSION: u8 = 2;
 const RANDOM_LEN: usize = 16;
-const STATE_LEN: usize = 8 + 4 + 4 + 32;
+const STATE_LEN: usize = 8 + 32;
 const CLEAR_LEN: usize = 1 + 1 + 8 + STATE_LEN + RANDOM_LEN;
 const TAG_LEN: usize = 32;
 const NONCE_LEN: usize = CLEAR_LEN + TAG_LEN;
-const DOMAIN: &[u8] = b"facecheck-fleet challenge v1\0";
+const DOMAIN: &[u8] = b"facecheck-fleet challenge v2\0";
 
 /// What a challenge is issued for: the nonce opens only for the same four values.
 #[derive(Debug, Clone, Copy)]
@@ -43,18 +43,14 @@ pub struct Binding<'a> {
 }
 
 /// What the service knew of the key when it issued a challenge. Authentic (the tag covers it) but possibly out of
-/// date by the time the check-in arrives: a decision made on it stands only if the write finds the same counter,
-/// status and limit.
+/// date by the time the check-in arrives: a decision made on it stands only if the write finds the same counter and
+/// status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SealedKeyState {
     /// The key's raw Ed25519 public key (its id is a digest of it, so the two never disagree).
     pub public_key: [u8; 32],
-    /// The highest counter the fleet had accepted from the key.
+    /// The highest counter the fleet had accepted from the key (the challenge's answer tells the device too).
     pub last_counter: i64,
-    /// The driver's failed attempts counted against the attempt limit.
-    pub failures: u32,
-    /// The fleet's attempt limit.
-    pub attempt_limit: u32,
 }
 
 /// A challenge this service issued for the binding, not yet expired.
@@ -105,8 +101,6 @@ impl ChallengeKey {
         nonce.push(liveness_byte(liveness));
         nonce.extend_from_slice(&expires_at.to_be_bytes());
         nonce.extend_from_slice(&state.last_counter.to_be_bytes());
-        nonce.extend_from_slice(&state.failures.to_be_bytes());
-        nonce.extend_from_slice(&state.attempt_limit.to_be_bytes());
         nonce.extend_from_slice(&state.public_key);
         nonce.extend_from_slice(&util::random_bytes(RANDOM_LEN));
         let tag = hmac::sign(&self.0, &message(binding, &nonce));
@@ -131,9 +125,7 @@ impl ChallengeKey {
         }
         let sealed = SealedKeyState {
             last_counter: i64::from_be_bytes(clear[10..18].try_into().expect("8 bytes")),
-            failures: u32::from_be_bytes(clear[18..22].try_into().expect("4 bytes")),
-            attempt_limit: u32::from_be_bytes(clear[22..26].try_into().expect("4 bytes")),
-            public_key: clear[26..58].try_into().expect("32 bytes"),
+            public_key: clear[18..50].try_into().expect("32 bytes"),
         };
         Ok(OpenChallenge { expires_at, liveness, sealed })
     }
@@ -170,8 +162,7 @@ mod tests {
         key.key_id().clone()
     }
 
-    const STATE: SealedKeyState =
-        SealedKeyState { public_key: [5; 32], last_counter: 1 << 40, failures: 3, attempt_limit: 10_000 };
+    const STATE: SealedKeyState = SealedKeyState { public_key: [5; 32], last_counter: 1 << 40 };
 
     #[test]
     fn a_challenge_opens_only_for_its_binding_and_before_its_expiry() {
@@ -180,7 +171,7 @@ mod tests {
         let bound = Binding { kid: &a, fleet: "F", driver: "D", block: "B" };
         for liveness in [LivenessMethod::Passive, LivenessMethod::Active] {
             let nonce = key.issue(&bound, liveness, 1_000, &STATE);
-            assert_eq!(nonce.len(), 142);
+            assert_eq!(nonce.len(), 131);
             assert!(nonce.len() <= 256, "fits the device's challenge limit");
             assert_eq!(key.open(&nonce, &bound, 999), Ok(OpenChallenge { expires_at: 1_000, liveness, sealed: STATE }));
             assert_eq!(key.open(&nonce, &bound, 1_000), Err(ChallengeRefusal::Expired));
@@ -208,8 +199,7 @@ mod tests {
         let bound = Binding { kid: &a, fleet: "F", driver: "D", block: "B" };
         let bytes = util::unb64(&key.issue(&bound, LivenessMethod::Active, 1_000, &STATE)).unwrap();
         // Every byte flipped in turn: the version makes it unknown, anything else a mismatch (a later expiry, the
-        // weaker liveness method, another sealed counter, failure count, limit or public key, another random part, a
-        // bad tag).
+        // weaker liveness method, another sealed counter or public key, another random part, a bad tag).
         for i in 0..bytes.len() {
             let mut altered = bytes.clone();
             altered[i] ^= 1;

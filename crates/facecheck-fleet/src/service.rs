@@ -5,11 +5,12 @@
 //! key row it names; (3) in ONE transaction the single-use and monotonic facts are made to hold (the code, the
 //! nonce, the counter, the key's status), the answer is stored and the facts are consumed. Registrations, erasures
 //! and review requests re-check them under lock; a check-in, the one ingest that has to be fast, writes only if the
-//! key's counter, its status and the fleet's attempt limit are still those it was decided on, with the nonce and the
-//! token each recorded once by a unique column. A constraint violation or a changed key from a concurrent writer
-//! rolls the transaction back and the request is decided again from (1). A check-in is first decided without a read,
-//! on the key's state sealed in its challenge (`Service::checkin_on_sealed_state`): the same write conditions make
-//! that decision stand only if it is the one the current state gives.
+//! key's counter and status are still those it was decided on (and, for an accepted match, only if the driver is
+//! under the fleet's attempt limit then), with the nonce and the token each recorded once by a unique column. A
+//! constraint violation or a changed key from a concurrent writer rolls the transaction back and the request is
+//! decided again from (1). A check-in is first decided without a read, on the key's state sealed in its challenge
+//! (`Service::checkin_on_sealed_state`): the same write conditions make that decision stand only if it is the one
+//! the current state gives.
 
 use std::sync::Arc;
 
@@ -263,15 +264,11 @@ macro_rules! failures_since {
     };
 }
 
-/// SQL: the attempt limit of the fleet of the `device_keys` row being updated, the placeholder `$default` without a
-/// `fleets` row.
-macro_rules! limit_of_keys_fleet {
+/// SQL: the attempt limit of the fleet of the `device_keys` row `k`, the placeholder `$default` without a `fleets`
+/// row.
+macro_rules! attempt_limit {
     ($default:literal) => {
-        concat!(
-            "COALESCE((SELECT f.failed_attempt_limit FROM fleets f WHERE f.id = device_keys.fleet), ",
-            $default,
-            ")"
-        )
+        concat!("COALESCE((SELECT f.failed_attempt_limit FROM fleets f WHERE f.id = k.fleet), ", $default, ")")
     };
 }
 
@@ -723,14 +720,12 @@ impl Service {
         if !is_valid_block(block) {
             return Err(ApiError::bad_request("invalid_block", "a block id is 1-128 printable ASCII characters"));
         }
-        // The key, its fleet's policy and the driver's failed attempts, in one statement.
+        // The key and its fleet's policy, in one statement.
         let sql = format!(
-            "SELECT {}, f.*, {} AS failures FROM device_keys k LEFT JOIN fleets f ON f.id = k.fleet WHERE k.kid = $1",
-            key_columns("k"),
-            failures_since!("$2"),
+            "SELECT {}, f.* FROM device_keys k LEFT JOIN fleets f ON f.id = k.fleet WHERE k.kid = $1",
+            key_columns("k")
         );
-        let now = now();
-        let row = self.db.row(&sql, args![kid.as_str(), now - ATTEMPT_WINDOW_SECS]).await?;
+        let row = self.db.row(&sql, args![kid.as_str()]).await?;
         let key = row.as_ref().and_then(KeyRow::from_row).ok_or_else(unknown)?;
         if key.status != "active" {
             return Err(ApiError::forbidden("key_not_active", "the device key is revoked or erased"));
@@ -739,14 +734,10 @@ impl Service {
         if !policy.accepted_key_kinds.contains(&key.algorithm) {
             return Err(ApiError::forbidden("key_not_accepted", "the fleet no longer accepts this kind of key"));
         }
+        let now = now();
         let expires_at = now + policy.challenge_ttl_secs;
         let binding = Binding { kid: &kid, fleet: &key.fleet, driver: &key.driver, block };
-        let sealed = SealedKeyState {
-            public_key: key.public_key,
-            last_counter: key.last_counter,
-            failures: row.as_ref().map_or(0, |r| r.i64("failures")).try_into().unwrap_or(u32::MAX),
-            attempt_limit: policy.failed_attempt_limit.try_into().unwrap_or(u32::MAX),
-        };
+        let sealed = SealedKeyState { public_key: key.public_key, last_counter: key.last_counter };
         let nonce = self.challenge_key.issue(&binding, policy.liveness, expires_at, &sealed);
         tracing::info!(%kid, driver = key.driver, "challenge issued");
         Ok((
@@ -825,16 +816,14 @@ impl Service {
         Err(ApiError::unavailable())
     }
 
-    /// A check-in decided without reading the database: on the key's state sealed in the challenge it answers
-    /// (its public key, counter, the driver's failed attempts, the fleet's limit), the token verified against that
-    /// public key, and stored only if the key's counter, status and the fleet's limit are still those sealed
-    /// ([`Service::record_checkin`]). While they are, no check-in of the driver was recorded since the challenge (the
-    /// driver has one active key, and every recorded check-in moves its counter), so the failed attempts can only have
-    /// gone down (cleared by an admin, or older than a day): every verdict is the one the key's current state gives,
-    /// except an attempt-limit review, which is therefore not kept here. `None` whenever this path does not record the
-    /// check-in (a nonce that does not open for the token's key, fleet, driver and block, a token that does not verify,
-    /// a refusal, an attempt-limit review, a changed key, a used nonce or token): the caller then decides on a fresh
-    /// read, which gives refusals and stored answers with their reasons.
+    /// A check-in decided without reading the database: on the key's state sealed in the challenge it answers (its
+    /// public key and counter), the token verified against that public key, and stored only if the key's counter and
+    /// status are still those sealed and, for an accepted match, the driver is under the fleet's attempt limit when
+    /// it is stored ([`Service::record_checkin`]): the verdict is then the one the current state gives. `None`
+    /// whenever this path does not record the check-in (a nonce that does not open for the token's key, fleet, driver
+    /// and block, a token that does not verify, a refusal, a changed key, a driver at the limit, a used nonce or
+    /// token): the caller then decides on a fresh read, which gives refusals, attempt-limit reviews and stored
+    /// answers with their reasons.
     async fn checkin_on_sealed_state(
         &self,
         token: &str,
@@ -856,9 +845,6 @@ impl Service {
         let Ok(checked) = verify_attestation(token, &state.key.known(), &expected, None) else { return Ok(None) };
         let claims = checked.claims();
         let Ok(decided) = self.decide_checkin(&state, claims, st, now) else { return Ok(None) };
-        if decided.reason == "attempt_limit" {
-            return Ok(None);
-        }
         match self.record_checkin(st, &state, claims, &decided, now).await {
             Ok(answer) => Ok(Some(answer)),
             Err(DbError::Conflict) => Ok(None),
@@ -898,13 +884,13 @@ impl Service {
             return Err(refusal(&VerifyError::CounterNotIncreasing { kid: key.kid.clone() }));
         }
         let gap = counter - key.last_counter - 1;
-        let (limit, failures) = (state.attempt_limit, state.failures);
+        let over_limit = state.attempts.filter(|a| a.failures >= a.limit);
         let outcome = claims.outcome;
         let asked = challenge.liveness;
         let method_too_weak = !liveness_method_is_enough(asked, claims.liveness_method);
         let (verdict, reason) = match outcome {
             Outcome::Match if method_too_weak => ("refused", "liveness_method"),
-            Outcome::Match if failures >= limit => ("review", "attempt_limit"),
+            Outcome::Match if over_limit.is_some() => ("review", "attempt_limit"),
             Outcome::Match if gap > 0 => ("review", "counter_gap"),
             Outcome::Match => ("accepted", ""),
             Outcome::NoMatch | Outcome::SpoofSuspected | Outcome::LockedOut => ("review", outcome.as_str()),
@@ -919,21 +905,25 @@ impl Service {
             let detail = format!("the challenge asked for {asked} liveness; the phone ran {}", claims.liveness_method);
             reviews.push(("liveness_method", detail));
         }
-        if reason == "attempt_limit" {
+        if let Some(FailedAttempts { failures, limit }) = over_limit.filter(|_| reason == "attempt_limit") {
             reviews.push(("attempt_limit", format!("{failures} failed attempts in 24 h (limit {limit})")));
         }
         if gap > 0 {
             reviews.push(("counter_gap", format!("{gap} counter value(s) never seen by the fleet")));
         }
         let evidence = self.evidence(&key.fleet, &key.driver, EvidenceKind::Checkin, st, verdict, reason, now)?;
-        Ok(CheckinDecision { counter, gap, verdict, reason, reviews, evidence })
+        let requires_under_limit = outcome == Outcome::Match && !method_too_weak && over_limit.is_none();
+        Ok(CheckinDecision { counter, gap, verdict, reason, reviews, evidence, requires_under_limit })
     }
 
     /// Stores a decided check-in, atomically: the key's counter advances only from the value the decision was made
-    /// on (and only while the key is active and its fleet's attempt limit is the one decided on), and the nonce, the
-    /// token and the (key, counter) pair are each recorded once by the table's UNIQUE constraints. Anything that changed since the read is a [`DbError::Conflict`] and
-    /// nothing is written. On PostgreSQL a check-in that opens no review is one statement (the counter's `UPDATE` and
-    /// the `INSERT` of the row it returns); otherwise one transaction.
+    /// on, only while the key is active, and for a match the limit did not stop only while the driver's failed
+    /// attempts are under the fleet's limit (counted in the same statement: the limit binds however old the
+    /// decision's state is); the
+    /// nonce, the token and the (key, counter) pair are each recorded once by the table's UNIQUE constraints.
+    /// Anything that changed since the read is a [`DbError::Conflict`] and nothing is written. On PostgreSQL a
+    /// check-in that opens no review is one statement (the counter's `UPDATE` and the `INSERT` of the row it
+    /// returns); otherwise one transaction.
     async fn record_checkin(
         &self,
         st: &str,
@@ -942,9 +932,10 @@ impl Service {
         decided: &CheckinDecision,
         now: i64,
     ) -> Result<Answer, DbError> {
-        let CheckinDecision { counter, gap, verdict, reason, ref evidence, .. } = *decided;
+        let CheckinDecision { counter, gap, verdict, reason, ref evidence, requires_under_limit, .. } = *decided;
         let key = &state.key;
         let (fleet, driver) = (&key.fleet, &key.driver);
+        let under_limit = args![now - ATTEMPT_WINDOW_SECS, DEFAULT_FAILED_ATTEMPT_LIMIT];
         let id = util::random_id();
         let row = args![
             &id,
@@ -970,37 +961,42 @@ impl Service {
                                attempts, liveness, liveness_method, verdict, reason, issued_at, received_at, evidence";
         const VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18";
         if self.db.backend() == Backend::Postgres && decided.reviews.is_empty() {
-            // $8 is the new counter, $4 the key, $19 the counter and $20 the limit the decision was made on.
+            // $8 is the new counter, $4 the key, $19 the counter the decision was made on; $20 and $21 the start of
+            // the attempt limit's day and the default limit.
+            let limit = if requires_under_limit {
+                concat!(" AND ", failures_since!("$20"), " < ", attempt_limit!("$21"))
+            } else {
+                ""
+            };
             let sql = format!(
-                "WITH advanced AS (UPDATE device_keys SET last_counter = $8 \
-                 WHERE kid = $4 AND status = 'active' AND last_counter = $19 AND {} = $20 RETURNING kid) \
-                 INSERT INTO checkins ({COLUMNS}) SELECT {VALUES} FROM advanced",
-                limit_of_keys_fleet!("$21"),
+                "WITH advanced AS (UPDATE device_keys AS k SET last_counter = $8 \
+                 WHERE k.kid = $4 AND k.status = 'active' AND k.last_counter = $19{limit} RETURNING k.kid) \
+                 INSERT INTO checkins ({COLUMNS}) SELECT {VALUES} FROM advanced"
             );
             let mut params = row;
-            params.extend(args![key.last_counter, state.attempt_limit, DEFAULT_FAILED_ATTEMPT_LIMIT]);
+            params.push(key.last_counter.into());
+            if requires_under_limit {
+                params.extend(under_limit);
+            }
             if self.db.exec(&sql, params).await? != 1 {
                 return Err(DbError::Conflict);
             }
         } else {
             let mut tx = self.db.begin().await?;
-            let advanced = tx
-                .exec(
-                    concat!(
-                        "UPDATE device_keys SET last_counter = $1 \
-                         WHERE kid = $2 AND status = 'active' AND last_counter = $3 AND ",
-                        limit_of_keys_fleet!("$5"),
-                        " = $4"
-                    ),
-                    args![
-                        counter,
-                        key.kid.as_str(),
-                        key.last_counter,
-                        state.attempt_limit,
-                        DEFAULT_FAILED_ATTEMPT_LIMIT
-                    ],
-                )
-                .await?;
+            let limit = if requires_under_limit {
+                concat!(" AND ", failures_since!("$4"), " < ", attempt_limit!("$5"))
+            } else {
+                ""
+            };
+            let mut params = args![counter, key.kid.as_str(), key.last_counter];
+            if requires_under_limit {
+                params.extend(under_limit);
+            }
+            let sql = format!(
+                "UPDATE device_keys AS k SET last_counter = $1 \
+                 WHERE k.kid = $2 AND k.status = 'active' AND k.last_counter = $3{limit}"
+            );
+            let advanced = tx.exec(&sql, params).await?;
             if advanced != 1 {
                 return Err(DbError::Conflict);
             }
@@ -1382,14 +1378,22 @@ const CHECKIN_STATE: &str = concat!(
      LEFT JOIN checkins n ON n.nonce = $2 WHERE k.kid = $1"
 );
 
-/// What a check-in is decided on: the key, the check-in that already used the nonce (if any), and the driver's
-/// failed attempts against the fleet's limit.
+/// What a check-in is decided on: the key, the check-in that already used the nonce (if any), and the driver's failed
+/// attempts against the fleet's limit when they were read.
 struct CheckinState {
     key: KeyRow,
     /// The statement hash of the check-in that used the nonce.
     used_statement: Option<String>,
-    attempt_limit: i64,
+    /// `None` when not read (decided on a challenge's sealed state): an accepted match is then stored only if the
+    /// driver is under the limit when it is written, as every accepted match is.
+    attempts: Option<FailedAttempts>,
+}
+
+/// A driver's failed attempts in the last day since an admin cleared them, and the fleet's limit.
+#[derive(Clone, Copy)]
+struct FailedAttempts {
     failures: i64,
+    limit: i64,
 }
 
 impl CheckinState {
@@ -1398,8 +1402,7 @@ impl CheckinState {
         Some(CheckinState {
             key: KeyRow::from_row(row)?,
             used_statement: row.opt_str("used_statement"),
-            attempt_limit: row.i64("attempt_limit"),
-            failures: row.i64("failures"),
+            attempts: Some(FailedAttempts { failures: row.i64("failures"), limit: row.i64("attempt_limit") }),
         })
     }
 
@@ -1417,8 +1420,7 @@ impl CheckinState {
                 last_counter: sealed.last_counter,
             },
             used_statement: None,
-            attempt_limit: sealed.attempt_limit.into(),
-            failures: sealed.failures.into(),
+            attempts: None,
         }
     }
 }
@@ -1433,6 +1435,9 @@ struct CheckinDecision {
     reviews: Vec<(&'static str, String)>,
     /// The fleet's signed verdict, for the driver.
     evidence: String,
+    /// A match the attempt limit did not send to review: stored only if the driver is under the limit when it is
+    /// written (the state it was decided on may be older, or, sealed in a challenge, not count attempts at all).
+    requires_under_limit: bool,
 }
 
 /// The stored answer to a check-in, from columns named `{prefix}id`, `{prefix}verdict`, ...

@@ -318,8 +318,8 @@ async fn a_fleet_that_requires_the_active_challenge_refuses_a_passive_match() {
     each_backend!(liveness_policy);
 }
 
-/// A challenge seals the key's state when it is issued (counter, failed attempts, the fleet's limit); a check-in
-/// answering it is still decided on the key as it is when the check-in arrives.
+/// A challenge seals the key's state when it is issued (its public key and counter); a check-in answering it is still
+/// decided on the key, the driver's failed attempts and the fleet's limit as they are when the check-in arrives.
 async fn sealed_state(api: Api, server: &TestServer) {
     let admin = server.admin_token().await.unwrap();
     let mut d = enrolled(&api, server, "fleet-seal", "driver-8").await;
@@ -328,13 +328,20 @@ async fn sealed_state(api: Api, server: &TestServer) {
 
     // Two challenges sealed with the same counter: the second check-in is decided after the first moved it.
     let (n1, n2) = (challenge(&api, &d, "b").await, challenge(&api, &d, "b").await);
-    let (_, body) = post(d.checkin(&n1, "b", Outcome::Match)).await;
-    assert_eq!(body["verdict"], "accepted", "{body}");
+    let t1 = d.checkin(&n1, "b", Outcome::Match);
+    let (_, first) = post(t1.clone()).await;
+    assert_eq!(first["verdict"], "accepted", "{first}");
     let (_, body) = post(d.checkin(&n2, "b", Outcome::Match)).await;
     assert_eq!((body["verdict"].as_str(), body["counter_gap"].as_i64()), (Some("accepted"), Some(0)), "{body}");
+    // The first token again gets its stored answer; another token on its nonce is refused.
+    let (status, again) = post(t1).await;
+    assert_eq!((status, &again), (200, &first));
+    let (status, body) = post(d.checkin(&n1, "b", Outcome::Match)).await;
+    assert_eq!((status, code_of(&body)), (409, "challenge_used"), "{body}");
+    d.counter -= 1; // that token was never recorded
 
     // One failure on record, then the fleet lowers its limit to 1 after the challenge was issued: the match goes to
-    // a person, as under the new limit.
+    // a person, as under the new limit (the limit is counted when the match is stored).
     check_in(&api, &mut d, "b", Outcome::NoMatch).await;
     let n3 = challenge(&api, &d, "b").await;
     let (status, policy) = api
@@ -343,6 +350,13 @@ async fn sealed_state(api: Api, server: &TestServer) {
     assert_eq!(status, 200, "{policy}");
     let (_, body) = post(d.checkin(&n3, "b", Outcome::Match)).await;
     assert_eq!(verdict(&body), (Some("review".into()), json!("attempt_limit")), "{body}");
+    // At the limit, a match after counter values the fleet never saw: the limit's review, as on a fresh read, and
+    // the gap's.
+    let n3b = challenge(&api, &d, "b").await;
+    d.counter += 2;
+    let (_, body) = post(d.checkin(&n3b, "b", Outcome::Match)).await;
+    assert_eq!(verdict(&body), (Some("review".into()), json!("attempt_limit")), "{body}");
+    assert_eq!(body["counter_gap"], 2, "{body}");
 
     // Sealed over the limit, cleared by a person before the check-in arrives: accepted, as after the clearance.
     let n4 = challenge(&api, &d, "b").await;
@@ -367,7 +381,7 @@ async fn sealed_state(api: Api, server: &TestServer) {
     let (status, body) = post(d.checkin(&n5, "b", Outcome::Match)).await;
     assert_eq!((status, code_of(&body)), (403, "key_not_active"), "{body}");
     let (_, rows) = api.admin(Method::GET, "/v1/admin/checkins?driver=driver-8", &admin, None).await;
-    assert_eq!(rows.as_array().unwrap().len(), 5, "{rows}");
+    assert_eq!(rows.as_array().unwrap().len(), 6, "{rows}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -391,7 +405,7 @@ async fn challenge_binding(api: Api, server: &TestServer) {
     assert_eq!((status, code_of(&body)), (404, "challenge_unknown"), "{body}");
     // Expired: sealed by the service for this key and block, but with an expiry that has passed.
     let binding = Binding { kid: a.key.key_id(), fleet: FLEET, driver: "driver-a", block: "block-3" };
-    let sealed = SealedKeyState { public_key: [0; 32], last_counter: 0, failures: 0, attempt_limit: 10 };
+    let sealed = SealedKeyState { public_key: [0; 32], last_counter: 0 };
     let nonce = server.service().challenge_key.issue(&binding, LivenessMethod::Passive, now() as i64 - 1, &sealed);
     let (status, body) = api.post("/v1/checkins", json!({"token": a.checkin(&nonce, "block-3", Outcome::Match)})).await;
     assert_eq!((status, code_of(&body)), (410, "challenge_expired"), "{body}");
