@@ -12,6 +12,7 @@
 //! (`Service::checkin_on_sealed_state`): the same write conditions make that decision stand only if it is the one
 //! the current state gives.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -132,6 +133,8 @@ pub struct Service {
     pub challenge_key: Arc<ChallengeKey>,
     /// The settings.
     pub config: Arc<Config>,
+    /// Check-ins recorded on the state sealed in their challenge, without a read (since start).
+    sealed_checkins: Arc<AtomicU64>,
 }
 
 /// An answer to a device: status and JSON body.
@@ -289,7 +292,14 @@ impl Service {
             fleet_key: Arc::new(fleet_key),
             challenge_key: Arc::new(challenge_key),
             config: Arc::new(config),
+            sealed_checkins: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// How many check-ins this process recorded on the state sealed in their challenge, without reading the key
+    /// ([`Service::checkin_on_sealed_state`]); the others were decided on a fresh read.
+    pub fn checkins_on_sealed_state(&self) -> u64 {
+        self.sealed_checkins.load(Ordering::Relaxed)
     }
 
     /// The fleet key's public key as base64url (the QR payload's `fk`, the JWK's `x`).
@@ -846,7 +856,10 @@ impl Service {
         let claims = checked.claims();
         let Ok(decided) = self.decide_checkin(&state, claims, st, now) else { return Ok(None) };
         match self.record_checkin(st, &state, claims, &decided, now).await {
-            Ok(answer) => Ok(Some(answer)),
+            Ok(answer) => {
+                self.sealed_checkins.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(answer))
+            }
             Err(DbError::Conflict) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -917,7 +930,8 @@ impl Service {
     }
 
     /// Stores a decided check-in, atomically: the key's counter advances only from the value the decision was made
-    /// on, only while the key is active, and for a match the limit did not stop only while the driver's failed
+    /// on, only while the key is active and is the one decided on (its fleet, driver and public key: always so for a
+    /// key row read, and for a sealed one unless the challenge key leaked), and for a match the limit did not stop only while the driver's failed
     /// attempts are under the fleet's limit (counted in the same statement: the limit binds however old the
     /// decision's state is); the
     /// nonce, the token and the (key, counter) pair are each recorded once by the table's UNIQUE constraints.
@@ -961,20 +975,21 @@ impl Service {
                                attempts, liveness, liveness_method, verdict, reason, issued_at, received_at, evidence";
         const VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18";
         if self.db.backend() == Backend::Postgres && decided.reviews.is_empty() {
-            // $8 is the new counter, $4 the key, $19 the counter the decision was made on; $20 and $21 the start of
-            // the attempt limit's day and the default limit.
+            // $8 is the new counter, $4, $5, $6 and $20 the key, its fleet, driver and public key, $19 the counter
+            // the decision was made on; $21 and $22 the start of the attempt limit's day and the default limit.
             let limit = if requires_under_limit {
-                concat!(" AND ", failures_since!("$20"), " < ", attempt_limit!("$21"))
+                concat!(" AND ", failures_since!("$21"), " < ", attempt_limit!("$22"))
             } else {
                 ""
             };
             let sql = format!(
                 "WITH advanced AS (UPDATE device_keys AS k SET last_counter = $8 \
-                 WHERE k.kid = $4 AND k.status = 'active' AND k.last_counter = $19{limit} RETURNING k.kid) \
+                 WHERE k.kid = $4 AND k.fleet = $5 AND k.driver = $6 AND k.public_key = $20 \
+                 AND k.status = 'active' AND k.last_counter = $19{limit} RETURNING k.kid) \
                  INSERT INTO checkins ({COLUMNS}) SELECT {VALUES} FROM advanced"
             );
             let mut params = row;
-            params.push(key.last_counter.into());
+            params.extend(args![key.last_counter, util::b64(&key.public_key)]);
             if requires_under_limit {
                 params.extend(under_limit);
             }
@@ -984,17 +999,19 @@ impl Service {
         } else {
             let mut tx = self.db.begin().await?;
             let limit = if requires_under_limit {
-                concat!(" AND ", failures_since!("$4"), " < ", attempt_limit!("$5"))
+                concat!(" AND ", failures_since!("$7"), " < ", attempt_limit!("$8"))
             } else {
                 ""
             };
-            let mut params = args![counter, key.kid.as_str(), key.last_counter];
+            let mut params =
+                args![counter, key.kid.as_str(), key.last_counter, fleet, driver, util::b64(&key.public_key)];
             if requires_under_limit {
                 params.extend(under_limit);
             }
             let sql = format!(
                 "UPDATE device_keys AS k SET last_counter = $1 \
-                 WHERE k.kid = $2 AND k.status = 'active' AND k.last_counter = $3{limit}"
+                 WHERE k.kid = $2 AND k.fleet = $4 AND k.driver = $5 AND k.public_key = $6 \
+                 AND k.status = 'active' AND k.last_counter = $3{limit}"
             );
             let advanced = tx.exec(&sql, params).await?;
             if advanced != 1 {
@@ -1263,8 +1280,9 @@ impl Service {
             return Err(ApiError::conflict("review_resolved", "the review is already resolved"));
         }
         if resolution == "cleared" {
+            // Never moved back (a replica whose clock is behind would otherwise count cleared failures again).
             tx.exec(
-                "UPDATE drivers SET attempts_cleared_at = $1 WHERE fleet = $2 AND id = $3",
+                "UPDATE drivers SET attempts_cleared_at = $1 WHERE fleet = $2 AND id = $3 AND attempts_cleared_at < $1",
                 args![now, &fleet, &driver],
             )
             .await?;

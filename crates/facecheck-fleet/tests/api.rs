@@ -267,6 +267,33 @@ async fn attempt_limit(api: Api, server: &TestServer) {
     assert_eq!((status, code_of(&body)), (409, "review_resolved"));
     let (_, body, _) = check_in(&api, &mut d, "b", Outcome::Match).await;
     assert_eq!(body["verdict"], "accepted", "{body}");
+
+    // A clearance never moves back: one made by a replica whose clock runs an hour ahead stays when the next is
+    // resolved on this one. (The two failures above count again once the clearance is forgotten.)
+    let db = &server.service().db;
+    let set_cleared_at = |at: i64| {
+        let sql = "UPDATE drivers SET attempts_cleared_at = $1 WHERE fleet = 'fleet-lim' AND id = 'driver-6'";
+        db.exec(sql, facecheck_fleet::args![at])
+    };
+    set_cleared_at(0).await.unwrap();
+    let (_, body, _) = check_in(&api, &mut d, "b", Outcome::Match).await;
+    assert_eq!(body["reason"], "attempt_limit", "{body}");
+    let ahead = now() as i64 + 3600;
+    set_cleared_at(ahead).await.unwrap();
+    let (_, reviews) = api.admin(Method::GET, "/v1/admin/reviews?status=open", &admin, None).await;
+    let open = reviews.as_array().unwrap().iter().find(|r| r["kind"] == "attempt_limit" && r["status"] == "open");
+    let id = open.expect("an open attempt-limit review")["id"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/reviews/{id}/resolve"),
+            &admin,
+            Some(json!({"resolution": "cleared", "note": "called the driver again"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let sql = "SELECT attempts_cleared_at FROM drivers WHERE fleet = 'fleet-lim' AND id = 'driver-6'";
+    assert_eq!(db.row(sql, vec![]).await.unwrap().unwrap().i64("attempts_cleared_at"), ahead);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,21 +355,27 @@ async fn sealed_state(api: Api, server: &TestServer) {
 
     // Two challenges sealed with the same counter: the second check-in is decided after the first moved it.
     let (n1, n2) = (challenge(&api, &d, "b").await, challenge(&api, &d, "b").await);
+    let sealed = || server.service().checkins_on_sealed_state();
+    let before = sealed();
     let t1 = d.checkin(&n1, "b", Outcome::Match);
     let (_, first) = post(t1.clone()).await;
     assert_eq!(first["verdict"], "accepted", "{first}");
+    assert_eq!(sealed(), before + 1, "decided without a read");
     let (_, body) = post(d.checkin(&n2, "b", Outcome::Match)).await;
     assert_eq!((body["verdict"].as_str(), body["counter_gap"].as_i64()), (Some("accepted"), Some(0)), "{body}");
+    assert_eq!(sealed(), before + 1, "the counter moved since n2 was sealed: decided on a fresh read");
     // The first token again gets its stored answer; another token on its nonce is refused.
     let (status, again) = post(t1).await;
     assert_eq!((status, &again), (200, &first));
     let (status, body) = post(d.checkin(&n1, "b", Outcome::Match)).await;
     assert_eq!((status, code_of(&body)), (409, "challenge_used"), "{body}");
     d.counter -= 1; // that token was never recorded
+    assert_eq!(sealed(), before + 1);
 
     // One failure on record, then the fleet lowers its limit to 1 after the challenge was issued: the match goes to
     // a person, as under the new limit (the limit is counted when the match is stored).
     check_in(&api, &mut d, "b", Outcome::NoMatch).await;
+    assert_eq!(sealed(), before + 2, "a failure is recorded on the sealed state too");
     let n3 = challenge(&api, &d, "b").await;
     let (status, policy) = api
         .admin(Method::PUT, "/v1/admin/fleets/fleet-seal/policy", &admin, Some(json!({"failed_attempt_limit": 1})))
@@ -373,6 +406,7 @@ async fn sealed_state(api: Api, server: &TestServer) {
     assert_eq!(status, 200, "{body}");
     let (_, body) = post(d.checkin(&n4, "b", Outcome::Match)).await;
     assert_eq!(body["verdict"], "accepted", "{body}");
+    assert_eq!(sealed(), before + 3, "the two matches at the limit were decided on a fresh read, this one was not");
 
     // Sealed while active, revoked before the check-in arrives: refused, nothing recorded.
     let n5 = challenge(&api, &d, "b").await;
@@ -387,6 +421,36 @@ async fn sealed_state(api: Api, server: &TestServer) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_in_is_decided_on_the_key_as_it_is_when_it_arrives() {
     each_backend!(sealed_state);
+}
+
+/// Even with the challenge key (it is in the database), a nonce sealing another public key for a driver's key id does
+/// not make a token signed by that other key count: the write checks the key row it decided on.
+async fn leaked_challenge_key(api: Api, server: &TestServer) {
+    use base64::Engine as _;
+    use ring::signature::{Ed25519KeyPair, KeyPair as _};
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut victim = enrolled(&api, server, "fleet-leak", "driver-9").await;
+    let rng = ring::rand::SystemRandom::new();
+    let other = Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref()).unwrap();
+    let binding = Binding { kid: victim.key.key_id(), fleet: "fleet-leak", driver: "driver-9", block: "b" };
+    let sealed = SealedKeyState { public_key: other.public_key().as_ref().try_into().unwrap(), last_counter: 0 };
+    let nonce = server.service().challenge_key.issue(&binding, LivenessMethod::Passive, now() as i64 + 600, &sealed);
+    // The victim's header and claims, signed by the other key.
+    let genuine = victim.checkin(&nonce, "b", Outcome::Match);
+    let signed = genuine.rsplit_once('.').unwrap().0;
+    let forged = format!("{signed}.{}", b64.encode(other.sign(signed.as_bytes()).as_ref()));
+    let (status, body) = api.post("/v1/checkins", json!({"token": forged})).await;
+    assert_eq!((status, code_of(&body)), (400, "token_invalid"), "{body}");
+    assert_eq!(server.service().checkins_on_sealed_state(), 0);
+    // The victim's own token on that nonce still counts, decided on a fresh read of the victim's key.
+    let (status, body) = api.post("/v1/checkins", json!({"token": genuine})).await;
+    assert_eq!((status, body["verdict"].as_str()), (200, Some("accepted")), "{body}");
+    assert_eq!(server.service().checkins_on_sealed_state(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonce_sealing_another_key_does_not_make_its_tokens_count() {
+    each_backend!(leaked_challenge_key);
 }
 
 async fn challenge_binding(api: Api, server: &TestServer) {
