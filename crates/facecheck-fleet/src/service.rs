@@ -827,9 +827,10 @@ impl Service {
     }
 
     /// A check-in decided without reading the database: on the key's state sealed in the challenge it answers (its
-    /// public key and counter), the token verified against that public key, and stored only if the key's counter and
-    /// status are still those sealed and, for an accepted match, the driver is under the fleet's attempt limit when
-    /// it is stored ([`Service::record_checkin`]): the verdict is then the one the current state gives. `None`
+    /// public key and counter), the token verified against that public key, and stored only if the key's row is still
+    /// the one sealed (counter and status included) and, for a match the limit did not stop, the driver is under the
+    /// fleet's attempt limit when it is stored ([`Service::record_checkin`]): the verdict is then the one the current
+    /// state gives. `None`
     /// whenever this path does not record the check-in (a nonce that does not open for the token's key, fleet, driver
     /// and block, a token that does not verify, a refusal, a changed key, a driver at the limit, a used nonce or
     /// token): the caller then decides on a fresh read, which gives refusals, attempt-limit reviews and stored
@@ -931,11 +932,11 @@ impl Service {
 
     /// Stores a decided check-in, atomically: the key's counter advances only from the value the decision was made
     /// on, only while the key is active and is the one decided on (its fleet, driver and public key: always so for a
-    /// key row read, and for a sealed one unless the challenge key leaked), and for a match the limit did not stop only while the driver's failed
-    /// attempts are under the fleet's limit (counted in the same statement: the limit binds however old the
-    /// decision's state is); the
-    /// nonce, the token and the (key, counter) pair are each recorded once by the table's UNIQUE constraints.
-    /// Anything that changed since the read is a [`DbError::Conflict`] and nothing is written. On PostgreSQL a
+    /// key row read, and for a sealed one unless the challenge key leaked), and, for a match the limit did not stop,
+    /// only while the driver's failed attempts are under the fleet's limit (counted in the same statement: the limit
+    /// binds however old the decision's state is); the nonce, the token and the (key, counter) pair are each recorded
+    /// once by the table's UNIQUE constraints. Anything that changed since the read is a [`DbError::Conflict`] and
+    /// nothing is written. On PostgreSQL a
     /// check-in that opens no review is one statement (the counter's `UPDATE` and the `INSERT` of the row it
     /// returns); otherwise one transaction.
     async fn record_checkin(
@@ -1402,8 +1403,8 @@ struct CheckinState {
     key: KeyRow,
     /// The statement hash of the check-in that used the nonce.
     used_statement: Option<String>,
-    /// `None` when not read (decided on a challenge's sealed state): an accepted match is then stored only if the
-    /// driver is under the limit when it is written, as every accepted match is.
+    /// `None` when not read (decided on a challenge's sealed state): a match is then stored as accepted or as a
+    /// counter-gap review only if the driver is under the limit when it is written, as on a fresh read.
     attempts: Option<FailedAttempts>,
 }
 
