@@ -234,36 +234,15 @@ async fn attempt_limit(api: Api, server: &TestServer) {
     let (_, reviews) = api.admin(Method::GET, "/v1/admin/reviews", &admin, None).await;
     let limit_review = reviews.as_array().unwrap().iter().find(|r| r["kind"] == "attempt_limit").unwrap().clone();
     let id = limit_review["id"].as_str().unwrap();
-    let (status, body) = api
-        .admin(
-            Method::POST,
-            &format!("/v1/admin/reviews/{id}/resolve"),
-            &admin,
-            Some(json!({"resolution": "cleared", "note": ""})),
-        )
-        .await;
+    let (status, body) = api.resolve_review(&admin, id, "cleared", "").await;
     assert_eq!((status, code_of(&body)), (400, "invalid_note"));
-    let (status, resolved) = api
-        .admin(
-            Method::POST,
-            &format!("/v1/admin/reviews/{id}/resolve"),
-            &admin,
-            Some(json!({"resolution": "cleared", "note": "called the driver, verified in person"})),
-        )
-        .await;
+    let (status, resolved) = api.resolve_review(&admin, id, "cleared", "called the driver, verified in person").await;
     assert_eq!(status, 200, "{resolved}");
     let ev = facecheck_attest::verify_evidence(resolved["evidence"].as_str().unwrap(), &api.fleet_key, "fleet-lim")
         .expect("resolution evidence verifies");
     assert_eq!(ev.claims().kind, EvidenceKind::ReviewResolution);
     assert_eq!(ev.claims().verdict, "cleared");
-    let (status, body) = api
-        .admin(
-            Method::POST,
-            &format!("/v1/admin/reviews/{id}/resolve"),
-            &admin,
-            Some(json!({"resolution": "upheld", "note": "x"})),
-        )
-        .await;
+    let (status, body) = api.resolve_review(&admin, id, "upheld", "x").await;
     assert_eq!((status, code_of(&body)), (409, "review_resolved"));
     let (_, body, _) = check_in(&api, &mut d, "b", Outcome::Match).await;
     assert_eq!(body["verdict"], "accepted", "{body}");
@@ -283,14 +262,7 @@ async fn attempt_limit(api: Api, server: &TestServer) {
     let (_, reviews) = api.admin(Method::GET, "/v1/admin/reviews?status=open", &admin, None).await;
     let open = reviews.as_array().unwrap().iter().find(|r| r["kind"] == "attempt_limit" && r["status"] == "open");
     let id = open.expect("an open attempt-limit review")["id"].as_str().unwrap().to_owned();
-    let (status, _) = api
-        .admin(
-            Method::POST,
-            &format!("/v1/admin/reviews/{id}/resolve"),
-            &admin,
-            Some(json!({"resolution": "cleared", "note": "called the driver again"})),
-        )
-        .await;
+    let (status, _) = api.resolve_review(&admin, &id, "cleared", "called the driver again").await;
     assert_eq!(status, 200);
     let sql = "SELECT attempts_cleared_at FROM drivers WHERE fleet = 'fleet-lim' AND id = 'driver-6'";
     assert_eq!(db.row(sql, vec![]).await.unwrap().unwrap().i64("attempts_cleared_at"), ahead);
@@ -395,14 +367,8 @@ async fn sealed_state(api: Api, server: &TestServer) {
     let n4 = challenge(&api, &d, "b").await;
     let (_, reviews) = api.admin(Method::GET, "/v1/admin/reviews", &admin, None).await;
     let review = reviews.as_array().unwrap().iter().find(|r| r["kind"] == "attempt_limit").unwrap().clone();
-    let (status, body) = api
-        .admin(
-            Method::POST,
-            &format!("/v1/admin/reviews/{}/resolve", review["id"].as_str().unwrap()),
-            &admin,
-            Some(json!({"resolution": "cleared", "note": "checked in person"})),
-        )
-        .await;
+    let (status, body) =
+        api.resolve_review(&admin, review["id"].as_str().unwrap(), "cleared", "checked in person").await;
     assert_eq!(status, 200, "{body}");
     let (_, body) = post(d.checkin(&n4, "b", Outcome::Match)).await;
     assert_eq!(body["verdict"], "accepted", "{body}");
@@ -550,14 +516,7 @@ async fn driver_review(api: Api, server: &TestServer) {
     let (status, state) = api.get(&format!("/v1/reviews/{id}")).await;
     assert_eq!((status, state["status"].as_str()), (200, Some("open")));
     let admin = server.admin_token().await.unwrap();
-    let (status, _) = api
-        .admin(
-            Method::POST,
-            &format!("/v1/admin/reviews/{id}/resolve"),
-            &admin,
-            Some(json!({"resolution": "upheld", "note": "photo on file does not match"})),
-        )
-        .await;
+    let (status, _) = api.resolve_review(&admin, &id, "upheld", "photo on file does not match").await;
     assert_eq!(status, 200);
     let (_, state) = api.get(&format!("/v1/reviews/{id}")).await;
     assert_eq!(state["status"], "resolved");

@@ -76,6 +76,12 @@ impl Api {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// An admin resolves review `id` (`resolution`: `cleared` or `upheld`) with `note`.
+    pub async fn resolve_review(&self, token: &str, id: &str, resolution: &str, note: &str) -> (u16, Value) {
+        let path = format!("/v1/admin/reviews/{id}/resolve");
+        self.admin(reqwest::Method::POST, &path, token, Some(json!({"resolution": resolution, "note": note}))).await
+    }
+
     /// Checks that `evidence` is the fleet's, about `statement`, with this verdict.
     pub fn evidence(&self, evidence: &Value, fleet: &str, statement: &str, verdict: &str) -> VerifiedEvidence {
         let token = evidence.as_str().expect("evidence is a string");
