@@ -66,14 +66,15 @@ pub struct EnrollArgs {
     /// The fleet id (offline form; with --server the code names it).
     #[arg(long, required_unless_present = "server")]
     fleet: Option<String>,
-    /// The fleet service to register with (e.g. http://127.0.0.1:8080); needs --code and --consent-notice.
-    #[arg(long, requires_all = ["code", "consent_notice"])]
+    /// The fleet service to register with (e.g. http://127.0.0.1:8080); needs --code.
+    #[arg(long, requires = "code")]
     server: Option<String>,
     /// The enrollment code the fleet's admin gave (XXXX-XXXX-XXXX).
     #[arg(long, requires = "server")]
     code: Option<String>,
-    /// The version of the consent notice the driver read and accepted (the fleet names the one it asks for; they
-    /// must agree). Passing it records the acceptance, with the time, in the registration statement.
+    /// The version of the consent notice the driver read and accepted: enrolling is refused unless it is the one the
+    /// fleet asks for. Without it, enrolling by the code accepts the notice the fleet names (printed). Either way the
+    /// acceptance, with the time, is signed into the registration statement.
     #[arg(long, requires = "server")]
     consent_notice: Option<String>,
     /// Three to five selfies of the driver (JPEG or PNG).
@@ -138,7 +139,8 @@ pub fn keygen(args: KeygenArgs) -> Result<(), String> {
 pub fn enroll(models: &Path, args: EnrollArgs) -> Result<(), String> {
     let kek = read_kek(&args.vault.key_file)?;
     let selfies = args.images.iter().map(|p| crate::read(p)).collect::<Result<Vec<_>, _>>()?;
-    if let (Some(server), Some(code), Some(notice)) = (&args.server, &args.code, &args.consent_notice) {
+    if let (Some(server), Some(code)) = (&args.server, &args.code) {
+        let notice = args.consent_notice.as_deref();
         let client = Client::new(server)?;
         let who = (args.fleet.as_deref(), args.driver.as_deref());
         let engine = crate::load_engine(models)?;
@@ -147,7 +149,7 @@ pub fn enroll(models: &Path, args: EnrollArgs) -> Result<(), String> {
         return Ok(());
     }
     let (Some(driver), Some(fleet)) = (&args.driver, &args.fleet) else {
-        return Err("give --driver and --fleet, or --server, --code and --consent-notice".to_owned());
+        return Err("give --driver and --fleet, or --server and --code".to_owned());
     };
     let engine = crate::load_engine(models)?;
     let now = clock()?;
@@ -252,7 +254,7 @@ pub fn enroll_by_code(
     kek: &Kek,
     client: &Client,
     code: &str,
-    consent_notice: &str,
+    consent_notice: Option<&str>,
     (fleet_given, driver_given): (Option<&str>, Option<&str>),
     selfies: &[Vec<u8>],
 ) -> Result<Value, String> {
@@ -261,12 +263,20 @@ pub fn enroll_by_code(
     let fleet = client::field(&lookup, "fleet")?.to_owned();
     let driver = client::field(&lookup, "driver")?.to_owned();
     let fleet_key = client::ed25519_x(lookup.get("fleet_key").unwrap_or(&Value::Null))?;
-    let asked = client::field(&lookup, "consent_notice")?;
-    if asked != consent_notice {
-        return Err(format!(
-            "the fleet asks for consent to notice {asked:?}, not {consent_notice:?}: show the driver that notice and              pass --consent-notice {asked}"
-        ));
+    let asked = client::field(&lookup, "consent_notice")?.to_owned();
+    match consent_notice {
+        Some(given) if given != asked => {
+            return Err(format!(
+                "the fleet asks for consent to notice {asked:?}, not {given:?}: show the driver that notice and \
+                 pass --consent-notice {asked}"
+            ))
+        }
+        Some(_) => {}
+        None => {
+            eprintln!("consent: enrolling by this code accepts the fleet's notice {asked} (recorded, with the time)")
+        }
     }
+    let consent_notice = asked;
     for (given, named, what) in [(fleet_given, &fleet, "fleet"), (driver_given, &driver, "driver")] {
         if given.is_some_and(|g| g != named) {
             return Err(format!("the code is for {what} {named:?}, not {:?}", given.unwrap_or_default()));
@@ -275,7 +285,7 @@ pub fn enroll_by_code(
     let now = clock()?;
     let context = EnrollmentContext {
         code: Some(CodeBinding::of_code(&code)),
-        consent: Some(Consent { notice: consent_notice.to_owned(), accepted_at: now.wall }),
+        consent: Some(Consent { notice: consent_notice.clone(), accepted_at: now.wall }),
     };
     let enrolled = checkin::enroll_with(engine, path, kek, &driver, &fleet, selfies, &context, now)
         .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -49,7 +49,8 @@ pub enum RegistryCommand {
         /// The registry file.
         #[arg(long)]
         registry: PathBuf,
-        /// The device key id.
+        /// The device key id (base64url: it may begin with a dash).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }

@@ -345,7 +345,7 @@ fn fleet_demo(engine: &Engine, samples: &Path) -> Result<(), String> {
         let selfies = photos(&["obama.jpg", "obama1.jpg", "obama2.jpg"])?;
         let notice = facecheck_fleet::service::DEFAULT_CONSENT_NOTICE;
         let who = (Some(fleet), Some(driver));
-        let enrolled = device::enroll_by_code(engine, &vault_path, &kek, &client, &code, notice, who, &selfies)?;
+        let enrolled = device::enroll_by_code(engine, &vault_path, &kek, &client, &code, Some(notice), who, &selfies)?;
         println!(
             "2. The phone enrolls obama.jpg, obama1.jpg and obama2.jpg by that code (consent notice {notice}): the \
              template stays in the encrypted vault; the fleet registers device key {} and signs evidence, checked.",

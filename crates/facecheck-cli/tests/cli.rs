@@ -271,6 +271,9 @@ fn bad_inputs_give_clear_errors() {
     assert!(err.contains("attestation rejected: malformed"), "{err}");
     let err = fails(&dir, &["registry", "revoke", "--registry", "r.json", "nonsense"]);
     assert!(err.contains("not a key id"), "{err}");
+    // A key id may begin with a dash (base64url): it is taken as the id, not as a flag.
+    let err = fails(&dir, &["registry", "revoke", "--registry", "r.json", "-zTzP_LFsZ9lrFS0gr00QZbHt_KOAAAahq7dtsA"]);
+    assert!(err.contains("not a key id"), "{err}");
     std::fs::write(dir.0.join("broken.json"), "{").expect("writes");
     let err = fails(&dir, &["attest", "verify", "--registry", "broken.json", "--nonce", "n", "x.y.z"]);
     assert!(err.contains("malformed"), "{err}");

@@ -1,5 +1,6 @@
 //! The device side against a real fleet service: the built `facecheck` binary talking over loopback to a real
-//! `facecheck-fleet serve` on a SQLite file in a temp directory. Enroll by code → a match is accepted → an impostor
+//! `facecheck-fleet serve`, on a SQLite file in a temp directory and (with FACECHECK_TEST_POSTGRES_URL, as in
+//! `.ci/run`) on a fresh PostgreSQL database, in the command forms of issue 9. Enroll by code → a match is accepted → an impostor
 //! goes to review → the same code again is refused → a restored old vault refuses to sign → erase → the backup no
 //! longer opens → a dead server is a clear error; and `facecheck demo` runs.
 
@@ -8,7 +9,7 @@ mod common;
 use common::{fixture, TempDir};
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -61,9 +62,8 @@ struct Fleet {
 }
 
 impl Fleet {
-    fn start(dir: &Path) -> Fleet {
+    fn start(db: String) -> Fleet {
         let port = TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-        let db = format!("sqlite:{}", dir.join("fleet.db").display());
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(fleet_binary())
             .args(["serve", "--db", &db, "--listen", &listen])
@@ -91,9 +91,13 @@ impl Fleet {
         String::from_utf8(output.stdout).expect("UTF-8")
     }
 
+    /// `CODE=$(facecheck-fleet admin enrollment-code ...)`: the code is all it prints.
     fn code(&self) -> String {
         let out = self.admin(&["enrollment-code", "--fleet", FLEET, "--driver", DRIVER]);
-        out.lines().next().expect("the code on the first line").trim().to_owned()
+        out.strip_suffix('\n')
+            .filter(|code| !code.contains(char::is_whitespace))
+            .expect("one line, the code")
+            .to_owned()
     }
 }
 
@@ -128,12 +132,31 @@ fn fails(dir: &TempDir, args: &[&str]) -> String {
 }
 
 #[test]
-fn enroll_by_code_checkin_review_reuse_rollback_erase_against_a_real_fleet_service() {
+fn enroll_by_code_checkin_review_reuse_rollback_erase_against_a_real_fleet_service_on_sqlite() {
     let dir = TempDir::new("flow");
-    let fleet = Fleet::start(&dir.0);
+    let db = format!("sqlite:{}", dir.0.join("fleet.db").display());
+    flow(&dir, Fleet::start(db));
+}
+
+#[test]
+fn enroll_by_code_checkin_review_reuse_rollback_erase_against_a_real_fleet_service_on_postgres() {
+    let Ok(base) = std::env::var("FACECHECK_TEST_POSTGRES_URL") else {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but FACECHECK_TEST_POSTGRES_URL is not");
+        eprintln!("skipped: FACECHECK_TEST_POSTGRES_URL is not set (eval \"$(scripts/postgres.sh start)\")");
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let db = runtime.block_on(facecheck_fleet::testing::fresh_postgres_url(&base)).expect("a fresh database");
+    let fleet = Fleet::start(db);
+    flow(&TempDir::new("flow-pg"), fleet);
+}
+
+/// The flow, in the forms the issue names: `facecheck enroll --vault V --key-file K --server URL --code CODE IMG...`,
+/// `facecheck checkin --vault V --key-file K --server URL --block B IMG...`.
+fn flow(dir: &TempDir, fleet: Fleet) {
     let server = fleet.url.as_str();
     let vault = ["--vault", "driver.vault", "--key-file", "vault.key"];
-    run(&dir, &["keygen", "--out", "vault.key"]);
+    run(dir, &["keygen", "--out", "vault.key"]);
     let code = fleet.code();
     let selfies = [fixture("obama.jpg"), fixture("obama1.jpg"), fixture("obama2.jpg")];
     let selfies: Vec<&str> = selfies.iter().map(String::as_str).collect();
@@ -141,14 +164,14 @@ fn enroll_by_code_checkin_review_reuse_rollback_erase_against_a_real_fleet_servi
     // A wrong consent notice is refused before anything is signed or written, and the code stays valid.
     let args =
         [&["enroll"][..], &vault, &["--server", server, "--code", &code, "--consent-notice", "v0"], &selfies].concat();
-    let err = fails(&dir, &args);
+    let err = fails(dir, &args);
     assert!(err.contains("consent") && err.contains(NOTICE), "{err}");
     assert!(!dir.0.join("driver.vault").exists());
 
-    // Enroll by code: registered, evidence checked, fleet key pinned next to the vault.
-    let args = [&["enroll"][..], &vault, &["--server", server, "--code", &code, "--consent-notice", NOTICE], &selfies]
-        .concat();
-    let enrolled = ok(&dir, &args);
+    // Enroll by code: registered, the fleet's notice accepted, evidence checked, fleet key pinned next to the vault.
+    let args = [&["enroll"][..], &vault, &["--server", server, "--code", &code], &selfies].concat();
+    let enrolled = ok(dir, &args);
+    assert_eq!(enrolled["consent"]["notice"], NOTICE, "{enrolled}");
     assert_eq!(enrolled["status"], "active", "{enrolled}");
     assert_eq!((enrolled["fleet"].as_str(), enrolled["driver"].as_str()), (Some(FLEET), Some(DRIVER)));
     assert_eq!(enrolled["evidence_verified"], true);
@@ -164,23 +187,23 @@ fn enroll_by_code_checkin_review_reuse_rollback_erase_against_a_real_fleet_servi
         &selfies,
     ]
     .concat();
-    let err = fails(&dir, &args);
+    let err = fails(dir, &args);
     assert!(err.contains("code_unknown"), "{err}");
     assert!(!dir.0.join("other.vault").exists(), "{err}");
 
     // A match: accepted.
     let frame = fixture("exif_orientation6.jpg");
-    let matched = ok(&dir, &[&["checkin"][..], &vault, &["--server", server, "--block", "block-am", &frame]].concat());
+    let matched = ok(dir, &[&["checkin"][..], &vault, &["--server", server, "--block", "block-am", &frame]].concat());
     assert_eq!((matched["verdict"].as_str(), matched["outcome"].as_str()), (Some("accepted"), Some("match")));
     assert_eq!(matched["evidence_verified"], true);
     // The impostor: review.
     let biden = fixture("biden.jpg");
-    let other = ok(&dir, &[&["checkin"][..], &vault, &["--server", server, "--block", "block-pm", &biden]].concat());
+    let other = ok(dir, &[&["checkin"][..], &vault, &["--server", server, "--block", "block-pm", &biden]].concat());
     assert_eq!((other["verdict"].as_str(), other["outcome"].as_str()), (Some("review"), Some("no_match")));
 
     // The restored backup (counter 0; the fleet has seen 2) refuses to sign.
     let backup = ["--vault", "backup.vault", "--key-file", "vault.key"];
-    let err = fails(&dir, &[&["checkin"][..], &backup, &["--server", server, "--block", "block-x", &frame]].concat());
+    let err = fails(dir, &[&["checkin"][..], &backup, &["--server", server, "--block", "block-x", &frame]].concat());
     assert!(err.contains("restored from a backup") && err.contains("fleet's last counter 2"), "{err}");
 
     // What the fleet recorded.
@@ -197,22 +220,22 @@ fn enroll_by_code_checkin_review_reuse_rollback_erase_against_a_real_fleet_servi
 
     // Erase, delivered to the fleet: the vault is gone, and the backup copy no longer opens (the key file was
     // replaced), so nothing reaches the fleet from it.
-    let erased = ok(&dir, &[&["erase"][..], &vault, &["--server", server]].concat());
+    let erased = ok(dir, &[&["erase"][..], &vault, &["--server", server]].concat());
     assert_eq!(erased["status"], "erased", "{erased}");
-    let err = fails(&dir, &[&["checkin"][..], &vault, &["--server", server, "--block", "block-y", &frame]].concat());
+    let err = fails(dir, &[&["checkin"][..], &vault, &["--server", server, "--block", "block-y", &frame]].concat());
     assert!(err.contains("no vault"), "{err}");
-    let err = fails(&dir, &[&["checkin"][..], &backup, &["--server", server, "--block", "block-y", &frame]].concat());
+    let err = fails(dir, &[&["checkin"][..], &backup, &["--server", server, "--block", "block-y", &frame]].concat());
     assert!(err.contains("cannot be decrypted: wrong key"), "{err}");
 
     // A server that is not there: a clear error (from a vault enrolled again offline under the new key).
     let again = [&["enroll"][..], &vault, &["--driver", DRIVER, "--fleet", FLEET], &selfies].concat();
-    assert!(run(&dir, &again).status.success(), "enrolls again offline");
+    assert!(run(dir, &again).status.success(), "enrolls again offline");
     let dead = format!("http://127.0.0.1:{}", TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
-    let err = fails(&dir, &[&["checkin"][..], &vault, &["--server", &dead, "--block", "block-z", &frame]].concat());
+    let err = fails(dir, &[&["checkin"][..], &vault, &["--server", &dead, "--block", "block-z", &frame]].concat());
     assert!(err.contains("cannot reach the fleet service") && err.contains("refused"), "{err}");
 
     // The offline form still works and needs its nonce.
-    let err = fails(&dir, &[&["checkin"][..], &vault, &["--block", "b", &frame]].concat());
+    let err = fails(dir, &[&["checkin"][..], &vault, &["--block", "b", &frame]].concat());
     assert!(err.contains("--nonce") || err.contains("nonce"), "{err}");
 }
 

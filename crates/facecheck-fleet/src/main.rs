@@ -49,7 +49,8 @@ enum AdminCommand {
         #[arg(long, default_value = DEFAULT_DB_URL)]
         db: String,
     },
-    /// Print a new single-use enrollment code for a driver (first line), then its QR payload (second line).
+    /// Print a new single-use enrollment code for a driver (alone on standard output; with --qr-payload, its QR
+    /// payload on a second line).
     EnrollmentCode {
         #[arg(long, default_value = DEFAULT_DB_URL)]
         db: String,
@@ -63,6 +64,9 @@ enum AdminCommand {
         /// The service's base URL for the QR payload.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         server: String,
+        /// Also print the QR payload (server, fleet, driver, code, fleet key), on a second line.
+        #[arg(long)]
+        qr_payload: bool,
     },
     /// Print the recorded check-ins, newest first.
     Checkins {
@@ -87,7 +91,8 @@ enum AdminCommand {
     Resolve {
         #[arg(long, default_value = DEFAULT_DB_URL)]
         db: String,
-        /// The review id.
+        /// The review id (base64url: it may begin with a dash).
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// `cleared` (the driver's failed attempts stop counting) or `upheld`.
         #[arg(long, default_value = "cleared")]
@@ -99,6 +104,8 @@ enum AdminCommand {
     Revoke {
         #[arg(long, default_value = DEFAULT_DB_URL)]
         db: String,
+        /// The device key id (base64url: it may begin with a dash).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Print the device keys as JSON.
@@ -209,11 +216,13 @@ async fn admin(command: AdminCommand) -> Result<()> {
             println!("{}", auth::create_token(&db).await?);
             db.close().await;
         }
-        AdminCommand::EnrollmentCode { db, fleet, driver, ttl, server } => {
+        AdminCommand::EnrollmentCode { db, fleet, driver, ttl, server, qr_payload } => {
             let s = service(&db, Some(server)).await?;
             let (code, expires_at, payload) = s.create_code("cli", &fleet, &driver, ttl).await.map_err(api_err)?;
             println!("{code}");
-            println!("{payload}");
+            if qr_payload {
+                println!("{payload}");
+            }
             eprintln!("valid until {} UTC, single use", facecheck_fleet::util::format_time(expires_at));
             s.db.close().await;
         }

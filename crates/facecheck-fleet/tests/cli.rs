@@ -21,7 +21,14 @@ fn admin_commands_on_a_sqlite_file() {
     assert!(ok, "{err}");
     assert!(token.trim().starts_with("fca_") && token.trim().len() > 40);
     assert!(!err.contains(token.trim()), "the token is not logged");
+    // The code alone on standard output (as `CODE=$(facecheck-fleet admin enrollment-code ...)` takes it).
     let (ok, out, err) = fleet(&["admin", "enrollment-code", "--db", &db, "--fleet", "F", "--driver", "D"]);
+    assert!(ok, "{err}");
+    let code = out.strip_suffix('\n').unwrap();
+    assert!(facecheck_fleet::codes::is_well_formed(code), "{out:?}");
+    assert!(!err.contains(code), "the code is not logged");
+    let args = ["admin", "enrollment-code", "--db", &db, "--fleet", "F", "--driver", "D", "--qr-payload"];
+    let (ok, out, err) = fleet(&args);
     assert!(ok, "{err}");
     let mut lines = out.lines();
     let code = lines.next().unwrap();
@@ -39,6 +46,11 @@ fn admin_commands_on_a_sqlite_file() {
     assert!(!ok);
     let (ok, _, _) = fleet(&["serve", "--db", "mysql://x"]);
     assert!(!ok);
+    // Key and review ids are base64url, and one in 64 begins with a dash: taken as the id, not as a flag.
+    let (ok, _, err) = fleet(&["admin", "revoke", "--db", &db, "-zTzP_LFsZ9lrFS0gr00QZbHt_KOAAAahq7dtsApG5E"]);
+    assert!(!ok && err.contains("key_unknown"), "{err}");
+    let (ok, _, err) = fleet(&["admin", "resolve", "-Xf3", "--db", &db, "--note", "n"]);
+    assert!(!ok && err.contains("review_unknown"), "{err}");
 }
 
 #[test]
