@@ -1238,6 +1238,32 @@ impl Service {
         ))
     }
 
+    /// `GET /v1/checkins/{id}/reviews`: the reviews a check-in opened (a no_match, a counter gap, the attempt
+    /// limit...), each with its state and, once resolved, the fleet's signed resolution, so the driver keeps those
+    /// too. The check-in id is random (128 bits) and known only to the device that checked in (or the admin); an
+    /// unknown id and a check-in that opened none both answer an empty list.
+    pub async fn checkin_reviews(&self, checkin_id: &str) -> Result<Answer, ApiError> {
+        let rows = self
+            .db
+            .rows(
+                "SELECT id, kind, status, resolution, note, resolved_at, resolution_evidence FROM reviews \
+                 WHERE checkin_id = $1 ORDER BY kind",
+                args![checkin_id],
+            )
+            .await?;
+        let reviews: Vec<Value> = rows
+            .iter()
+            .map(|row| {
+                json!({
+                    "review_id": row.str("id"), "kind": row.str("kind"), "status": row.str("status"),
+                    "resolution": row.opt_str("resolution"), "note": row.opt_str("note"),
+                    "resolved_at": row.opt_i64("resolved_at"), "evidence": row.opt_str("resolution_evidence"),
+                })
+            })
+            .collect();
+        Ok((StatusCode::OK, json!({"checkin_id": checkin_id, "reviews": reviews})))
+    }
+
     // ----------------------------------------------------------------------------------------------------------
     // Admin actions
 

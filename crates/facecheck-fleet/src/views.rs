@@ -33,6 +33,29 @@ pub async fn checkins(db: &Db, driver: Option<&str>, since: Option<i64>, limit: 
         .collect())
 }
 
+/// Check-ins received at or after `since`, counted per block (all of them, however many), by block name.
+pub async fn blocks(db: &Db, since: i64) -> Result<Vec<Value>, DbError> {
+    let sql = "SELECT block, COUNT(*) AS total, \
+               SUM(CASE WHEN verdict = 'accepted' THEN 1 ELSE 0 END) AS accepted, \
+               SUM(CASE WHEN verdict = 'review' THEN 1 ELSE 0 END) AS review \
+               FROM checkins WHERE received_at >= $1 GROUP BY block ORDER BY block";
+    let rows = db.rows(sql, args![since]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let (total, accepted, review) = (r.i64("total"), r.i64("accepted"), r.i64("review"));
+            json!({"block": r.str("block"), "total": total, "accepted": accepted, "review": review,
+                   "refused": total - accepted - review})
+        })
+        .collect())
+}
+
+/// How many reviews wait for a person.
+pub async fn open_reviews(db: &Db) -> Result<i64, DbError> {
+    let row = db.row("SELECT COUNT(*) AS n FROM reviews WHERE status = 'open'", args![]).await?;
+    Ok(row.map_or(0, |r| r.i64("n")))
+}
+
 /// Reviews, oldest first: open ones (`open = true`) or all.
 pub async fn reviews(db: &Db, open: bool, limit: i64) -> Result<Vec<Value>, DbError> {
     let sql = format!(

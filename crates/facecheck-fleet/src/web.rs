@@ -1,7 +1,6 @@
 //! The HTTP side: the device API under `/v1`, the admin API under `/v1/admin` (bearer admin token), the admin page
 //! under `/admin` (session cookie + CSRF), and the error and limit layers around them.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +25,11 @@ use crate::views;
 
 /// The request body limit: 64 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The dashboard lists today's newest check-ins and the oldest open reviews up to these numbers; its per-block
+/// counts and the number of open reviews count them all.
+const CHECKINS_SHOWN: i64 = 500;
+const REVIEWS_SHOWN: i64 = 200;
 
 /// How long one request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -57,6 +61,7 @@ pub fn router(service: Service) -> Router {
         .route("/v1/registrations", post(register))
         .route("/v1/challenges", post(challenge))
         .route("/v1/checkins", post(checkin))
+        .route("/v1/checkins/{id}/reviews", get(checkin_reviews))
         .route("/v1/erasures", post(erase))
         .route("/v1/reviews", post(request_review))
         .route("/v1/reviews/{id}", get(review_status));
@@ -241,6 +246,10 @@ async fn request_review(State(s): State<AppState>, Json(body): Json<ReviewBody>)
 
 async fn review_status(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     Ok(answer(s.service.review_status(&id).await?))
+}
+
+async fn checkin_reviews(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(answer(s.service.checkin_reviews(&id).await?))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -498,24 +507,13 @@ async fn dashboard_page(
     let db = &state.service.db;
     let now = util::now();
     let today = util::start_of_day(now);
-    let mut checkins = views::checkins(db, None, Some(today), 500).await?;
-    let mut blocks: BTreeMap<String, [i64; 4]> = BTreeMap::new();
+    let mut checkins = views::checkins(db, None, Some(today), CHECKINS_SHOWN).await?;
     for c in &mut checkins {
-        let received = c["received_at"].as_i64().unwrap_or(0);
-        c["time"] = util::format_time(received)[11..].into();
-        let counts = blocks.entry(c["block"].as_str().unwrap_or("").to_owned()).or_default();
-        counts[0] += 1;
-        match c["verdict"].as_str() {
-            Some("accepted") => counts[1] += 1,
-            Some("review") => counts[2] += 1,
-            _ => counts[3] += 1,
-        }
+        c["time"] = util::format_time(c["received_at"].as_i64().unwrap_or(0))[11..].into();
     }
-    let blocks: Vec<Value> = blocks
-        .into_iter()
-        .map(|(block, n)| json!({"block": block, "total": n[0], "accepted": n[1], "review": n[2], "refused": n[3]}))
-        .collect();
-    let reviews = views::reviews(db, true, 200).await?;
+    let blocks = views::blocks(db, today).await?;
+    let reviews = views::reviews(db, true, REVIEWS_SHOWN).await?;
+    let open_reviews = views::open_reviews(db).await?;
     let devices = views::devices(db).await?;
     let audit = views::audit_log(db, 50).await?;
     let default_fleet = devices.first().and_then(|d| d["fleet"].as_str()).unwrap_or("").to_owned();
@@ -523,8 +521,8 @@ async fn dashboard_page(
         state,
         "dashboard.html",
         context! {
-            csrf => page.session.csrf.clone(), created, notice, checkins, blocks, reviews, devices, audit,
-            default_fleet, today => util::format_time(today)[..10].to_owned(),
+            csrf => page.session.csrf.clone(), created, notice, checkins, blocks, reviews, open_reviews, devices, audit,
+            default_fleet, today => util::format_time(today)[..10].to_owned(), checkins_shown => CHECKINS_SHOWN,
         },
     )
 }

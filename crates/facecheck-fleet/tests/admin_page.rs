@@ -213,3 +213,59 @@ async fn page_flow(api: Api, server: &TestServer) {
 async fn admin_page_login_csrf_codes_reviews_revocation() {
     each_backend!(page_flow);
 }
+
+/// The dashboard counts today's check-ins per block and the open reviews in full, past what it lists (500 check-ins,
+/// 200 reviews): a busy day is not shown short.
+async fn busy_day_counts(api: Api, server: &TestServer) {
+    let token = server.admin_token().await.unwrap();
+    let (sid, _) = login(&api, &token).await;
+    let db = &server.service().db;
+    let now = support::now() as i64;
+    let (checkins, reviews) = (620, 230);
+    let mut tx = db.begin().await.unwrap();
+    for n in 0..checkins {
+        let verdict = ["accepted", "accepted", "review", "refused"][n % 4];
+        tx.exec(
+            "INSERT INTO checkins (id, statement_hash, nonce, kid, fleet, driver, block, counter, counter_gap, outcome, \
+             attempts, liveness, liveness_method, verdict, reason, issued_at, received_at, evidence) \
+             VALUES ($1, $1, $1, 'kid-busy', 'fleet-busy', 'driver-busy', 'block-busy', $2, 0, 'match', 1, 1, \
+             'passive', $3, '', $4, $4, '')",
+            facecheck_fleet::args![format!("busy-{n}"), n as i64 + 1, verdict, now],
+        )
+        .await
+        .unwrap();
+    }
+    for n in 0..reviews {
+        tx.exec(
+            "INSERT INTO reviews (id, fleet, driver, kid, kind, detail, created_at, status) \
+             VALUES ($1, 'fleet-busy', 'driver-busy', 'kid-busy', 'no_match', '', $2, 'open')",
+            facecheck_fleet::args![format!("review-{n}"), now],
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let html = api
+        .http
+        .get(format!("{}/admin", api.base))
+        .header("cookie", format!("fc_session={sid}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Block <b>block-busy</b>: 620 check-ins, 310 accepted, 155 to review, 155 refused"),
+        "{html}"
+    );
+    assert!(html.contains("the newest 500 listed"));
+    assert_eq!(html.matches("class=\"checkin\"").count(), 500);
+    assert!(html.contains("Review queue (230 open, the oldest 200 shown)"));
+    assert_eq!(html.matches("class=\"review-item\"").count(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_counts_a_busy_day_in_full() {
+    each_backend!(busy_day_counts);
+}

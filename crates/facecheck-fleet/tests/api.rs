@@ -529,6 +529,43 @@ async fn drivers_ask_for_a_person_and_get_signed_answers() {
     each_backend!(driver_review);
 }
 
+/// The reviews a check-in opened are the driver's to follow too: listed under the check-in's id, each with the
+/// fleet's signed resolution once a person resolved it.
+async fn checkin_reviews(api: Api, server: &TestServer) {
+    let mut d = enrolled(&api, server, FLEET, "driver-cr").await;
+    let (_, matched, _) = check_in(&api, &mut d, "b1", Outcome::Match).await;
+    let (_, missed, token) = check_in(&api, &mut d, "b2", Outcome::NoMatch).await;
+    assert_eq!(missed["verdict"], "review", "{missed}");
+    let reviews_of =
+        |answer: &serde_json::Value| format!("/v1/checkins/{}/reviews", answer["checkin_id"].as_str().unwrap());
+
+    let (status, list) = api.get(&reviews_of(&matched)).await;
+    assert_eq!((status, &list["reviews"]), (200, &json!([])), "an accepted match opens none");
+    let (status, list) = api.get("/v1/checkins/no-such-checkin/reviews").await;
+    assert_eq!((status, &list["reviews"]), (200, &json!([])));
+    let (status, list) = api.get(&reviews_of(&missed)).await;
+    assert_eq!(status, 200, "{list}");
+    let open = list["reviews"].as_array().unwrap();
+    assert_eq!(open.len(), 1, "{list}");
+    assert_eq!((open[0]["kind"].as_str(), open[0]["status"].as_str()), (Some("no_match"), Some("open")));
+    assert_eq!(open[0]["evidence"], serde_json::Value::Null);
+
+    let admin = server.admin_token().await.unwrap();
+    let id = open[0]["review_id"].as_str().unwrap();
+    let (status, _) = api.resolve_review(&admin, id, "cleared", "the driver's new haircut; checked in person").await;
+    assert_eq!(status, 200);
+    let (_, list) = api.get(&reviews_of(&missed)).await;
+    let resolved = &list["reviews"][0];
+    assert_eq!((resolved["status"].as_str(), resolved["resolution"].as_str()), (Some("resolved"), Some("cleared")));
+    let ev = api.evidence(&resolved["evidence"], FLEET, &token, "cleared");
+    assert_eq!(ev.claims().kind, EvidenceKind::ReviewResolution);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drivers_follow_the_reviews_their_check_ins_opened() {
+    each_backend!(checkin_reviews);
+}
+
 async fn same_token_in_parallel(api: Api, server: &TestServer) {
     let mut d = enrolled(&api, server, FLEET, "driver-p").await;
     let nonce = challenge(&api, &d, "b").await;

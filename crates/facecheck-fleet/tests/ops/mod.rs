@@ -212,6 +212,12 @@ impl Server {
     }
 
     pub fn start_with(db_url: &str, log_dir: &Path, extra: &[&str]) -> Server {
+        let level = std::env::var("FACECHECK_OPS_LOG").unwrap_or_else(|_| "warn".into());
+        Server::start_logging(db_url, log_dir, extra, &level)
+    }
+
+    /// As [`Server::start_with`], logging at `level` (`RUST_LOG`) into [`Server::log`].
+    pub fn start_logging(db_url: &str, log_dir: &Path, extra: &[&str], level: &str) -> Server {
         let mut last_err = String::new();
         for attempt in 0..5 {
             let port = free_port();
@@ -222,7 +228,7 @@ impl Server {
             args.extend_from_slice(extra);
             let child = Command::new(BIN)
                 .args(&args)
-                .env("RUST_LOG", std::env::var("FACECHECK_OPS_LOG").unwrap_or_else(|_| "warn".into()))
+                .env("RUST_LOG", level)
                 .stdin(Stdio::null())
                 .stdout(logfile.try_clone().unwrap())
                 .stderr(logfile)
