@@ -9,10 +9,11 @@
 //! progresses, so setting the clock forward does not end one. Elsewhere only the wall clock is read.
 //!
 //! With `--server URL`, `enroll`, `checkin` and `erase` talk to the fleet service ([`crate::client`]):
-//! - `enroll --server URL --code CODE --consent-notice VERSION IMG...` looks the code up (fleet, driver, fleet key,
-//!   the consent notice the fleet asks for), refuses unless VERSION is that notice (passing it is the driver's
-//!   acceptance, recorded with the time in the statement), enrolls, signs the registration statement bound to the
-//!   code, registers it, checks the fleet's evidence, and pins the fleet key and server next to the vault
+//! - `enroll --server URL --code CODE [--consent-notice VERSION] IMG...` looks the code up (fleet, driver, fleet
+//!   key, the consent notice the fleet asks for); the driver accepts that notice by passing it as VERSION (anything
+//!   else is refused), by answering yes when asked at a terminal, or, run from a script, by enrolling with the code
+//!   (the acceptance is recorded with the time in the statement); it enrolls, signs the registration statement bound
+//!   to the code, registers it, checks the fleet's evidence, and pins the fleet key and server next to the vault
 //!   (`VAULT.fleet.json`). A refused registration removes the new vault (the key was never registered).
 //! - `checkin --server URL --block B IMG...` asks for a challenge, refuses to sign when this machine's clock is more
 //!   than the fleet's freshness window (300 s) away from the fleet's, or when the vault's counter is below the
@@ -245,6 +246,26 @@ fn clean_code(code: &str) -> Result<String, String> {
     Ok(code)
 }
 
+/// The driver's acceptance of consent notice `asked` when `--consent-notice` was not given: a yes at a terminal, or,
+/// from a script, the enrollment by the code itself (said on stderr).
+fn accept_notice(asked: &str) -> Result<(), String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        eprintln!("consent: enrolling by this code accepts the fleet's notice {asked} (recorded, with the time)");
+        return Ok(());
+    }
+    eprint!("The fleet asks you to accept its consent notice {asked} (the app shows its text). Accept? [y/N] ");
+    std::io::stderr().flush().map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer).map_err(|e| e.to_string())?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        Ok(())
+    } else {
+        Err(format!("consent to notice {asked} not given: nothing was enrolled"))
+    }
+}
+
 /// `enroll --server`: looks the code up, enrolls with the code binding and the consent, registers, checks the
 /// evidence, pins the fleet key. Returns the JSON printed.
 #[allow(clippy::too_many_arguments)]
@@ -272,9 +293,7 @@ pub fn enroll_by_code(
             ))
         }
         Some(_) => {}
-        None => {
-            eprintln!("consent: enrolling by this code accepts the fleet's notice {asked} (recorded, with the time)")
-        }
+        None => accept_notice(&asked)?,
     }
     let consent_notice = asked;
     for (given, named, what) in [(fleet_given, &fleet, "fleet"), (driver_given, &driver, "driver")] {

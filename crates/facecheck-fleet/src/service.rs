@@ -1241,12 +1241,13 @@ impl Service {
     /// `GET /v1/checkins/{id}/reviews`: the reviews a check-in opened (a no_match, a counter gap, the attempt
     /// limit...), each with its state and, once resolved, the fleet's signed resolution, so the driver keeps those
     /// too. The check-in id is random (128 bits) and known only to the device that checked in (or the admin); an
-    /// unknown id and a check-in that opened none both answer an empty list.
+    /// unknown id and a check-in that opened none both answer an empty list. Without the admin's note: on a review
+    /// the fleet opened (a suspected impostor, say) it is the fleet's working record, not an answer to the driver.
     pub async fn checkin_reviews(&self, checkin_id: &str) -> Result<Answer, ApiError> {
         let rows = self
             .db
             .rows(
-                "SELECT id, kind, status, resolution, note, resolved_at, resolution_evidence FROM reviews \
+                "SELECT id, kind, status, resolution, resolved_at, resolution_evidence FROM reviews \
                  WHERE checkin_id = $1 ORDER BY kind",
                 args![checkin_id],
             )
@@ -1256,8 +1257,8 @@ impl Service {
             .map(|row| {
                 json!({
                     "review_id": row.str("id"), "kind": row.str("kind"), "status": row.str("status"),
-                    "resolution": row.opt_str("resolution"), "note": row.opt_str("note"),
-                    "resolved_at": row.opt_i64("resolved_at"), "evidence": row.opt_str("resolution_evidence"),
+                    "resolution": row.opt_str("resolution"), "resolved_at": row.opt_i64("resolved_at"),
+                    "evidence": row.opt_str("resolution_evidence"),
                 })
             })
             .collect();

@@ -44,6 +44,13 @@ async fn login(api: &Api, token: &str) -> (String, String) {
     (sid, hidden(&html, "csrf"))
 }
 
+/// The dashboard's HTML, for the session in `cookie`.
+async fn dashboard(api: &Api, cookie: &str) -> String {
+    let page = api.http.get(format!("{}/admin", api.base)).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    page.text().await.unwrap()
+}
+
 async fn page_flow(api: Api, server: &TestServer) {
     let token = server.admin_token().await.unwrap();
 
@@ -133,16 +140,7 @@ async fn page_flow(api: Api, server: &TestServer) {
     // A check-in arrives and shows; its review is resolved from the page.
     let mut d = enrolled(&api, server, "fleet-p", "driver-q").await;
     check_in(&api, &mut d, "am", Outcome::NoMatch).await;
-    let html = api
-        .http
-        .get(format!("{}/admin", api.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = dashboard(&api, &cookie).await;
     assert!(html.contains("id=\"checkins\""));
     assert!(
         html.contains("class=\"checkin\" data-driver=\"driver-q\" data-outcome=\"no_match\" data-verdict=\"review\"")
@@ -161,16 +159,7 @@ async fn page_flow(api: Api, server: &TestServer) {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
-    let html = api
-        .http
-        .get(format!("{}/admin", api.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = dashboard(&api, &cookie).await;
     assert!(!html.contains(&format!("/admin/reviews/{review_id}/resolve")), "resolved review left the queue");
 
     // Revoke from the page.
@@ -183,16 +172,7 @@ async fn page_flow(api: Api, server: &TestServer) {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
-    let html = api
-        .http
-        .get(format!("{}/admin", api.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = dashboard(&api, &cookie).await;
     assert!(html.contains(&format!("data-kid=\"{}\" data-status=\"revoked\"", d.kid())));
 
     // Log out: the session is gone.
@@ -220,6 +200,11 @@ async fn busy_day_counts(api: Api, server: &TestServer) {
     let token = server.admin_token().await.unwrap();
     let (sid, _) = login(&api, &token).await;
     let db = &server.service().db;
+    // Rows stamped now must still be today's (UTC) when the page is read: not in the last minute of a day.
+    let to_midnight = 86_400 - support::now() % 86_400;
+    if to_midnight < 60 {
+        tokio::time::sleep(std::time::Duration::from_secs(to_midnight + 1)).await;
+    }
     let now = support::now() as i64;
     let (checkins, reviews) = (620, 230);
     let mut tx = db.begin().await.unwrap();
@@ -245,16 +230,7 @@ async fn busy_day_counts(api: Api, server: &TestServer) {
         .unwrap();
     }
     tx.commit().await.unwrap();
-    let html = api
-        .http
-        .get(format!("{}/admin", api.base))
-        .header("cookie", format!("fc_session={sid}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = dashboard(&api, &format!("fc_session={sid}")).await;
     assert!(
         html.contains("Block <b>block-busy</b>: 620 check-ins, 310 accepted, 155 to review, 155 refused"),
         "{html}"

@@ -557,6 +557,7 @@ async fn checkin_reviews(api: Api, server: &TestServer) {
     let (_, list) = api.get(&reviews_of(&missed)).await;
     let resolved = &list["reviews"][0];
     assert_eq!((resolved["status"].as_str(), resolved["resolution"].as_str()), (Some("resolved"), Some("cleared")));
+    assert_eq!(resolved.get("note"), None, "the admin's note stays with the fleet: {resolved}");
     let ev = api.evidence(&resolved["evidence"], FLEET, &token, "cleared");
     assert_eq!(ev.claims().kind, EvidenceKind::ReviewResolution);
 }
